@@ -1,0 +1,3 @@
+module github.com/legatohq/legato
+
+go 1.26.8
