@@ -1,0 +1,204 @@
+package store
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// RunStatus is the status of a run.
+type RunStatus string
+
+// Run statuses. queued: waiting for a concurrency slot; running: some task is
+// queued or running; waiting: only durable waits (sleep, child run) remain.
+const (
+	RunQueued    RunStatus = "queued"
+	RunRunning   RunStatus = "running"
+	RunWaiting   RunStatus = "waiting"
+	RunSucceeded RunStatus = "succeeded"
+	RunFailed    RunStatus = "failed"
+	RunCanceled  RunStatus = "canceled"
+)
+
+// Terminal reports whether s is a final status.
+func (s RunStatus) Terminal() bool {
+	return s == RunSucceeded || s == RunFailed || s == RunCanceled
+}
+
+// TaskStatus is the status of a task run.
+type TaskStatus string
+
+// Task run statuses.
+const (
+	TaskPending        TaskStatus = "pending"         // created, not yet started (for_each items over max_parallel)
+	TaskQueued         TaskStatus = "queued"          // an attempt waits for a worker
+	TaskRunning        TaskStatus = "running"         // an attempt is leased by a worker, or the fallback runs
+	TaskWaiting        TaskStatus = "waiting"         // a durable wait: sleep timer or child run
+	TaskSucceeded      TaskStatus = "succeeded"       // done
+	TaskFailed         TaskStatus = "failed"          // failed for good
+	TaskSkipped        TaskStatus = "skipped"         // its when was false
+	TaskUpstreamFailed TaskStatus = "upstream_failed" // not run because a need failed
+	TaskCanceled       TaskStatus = "canceled"        // the run was canceled or timed out first
+)
+
+// Terminal reports whether s is a final status.
+func (s TaskStatus) Terminal() bool {
+	switch s {
+	case TaskSucceeded, TaskFailed, TaskSkipped, TaskUpstreamFailed, TaskCanceled:
+		return true
+	}
+	return false
+}
+
+// WorkflowVersion is one immutable revision of a workflow.
+type WorkflowVersion struct {
+	Namespace string
+	Name      string
+	Version   int
+	// Hash is the SHA-256 of the canonical spec JSON; applying content with
+	// the same hash makes no new version.
+	Hash string
+	// Spec is the validated workflow as JSON (spec.Workflow).
+	Spec json.RawMessage
+	// Source is the file as written, for display.
+	Source      string
+	Description string
+	CreatedAt   time.Time
+	CreatedBy   string
+}
+
+// Run is one execution of one workflow version.
+type Run struct {
+	ID        string
+	Namespace string
+	Workflow  string
+	Version   int
+	Status    RunStatus
+	Inputs    map[string]any
+	Outputs   map[string]any
+	Error     string
+	// Attempt counts run retries, starting at 1.
+	Attempt int
+	// Compensating is true once the run failed and its compensations run.
+	Compensating bool
+	// ParentRunID, ParentTask and ParentIndex name the task run of a parent
+	// run that started this one (type: workflow).
+	ParentRunID string
+	ParentTask  string
+	ParentIndex int
+	// Seq orders task completions within the run (for compensation order).
+	Seq        int64
+	CreatedAt  time.Time
+	StartedAt  time.Time
+	FinishedAt time.Time
+	// Deadline is when the run times out; zero means none.
+	Deadline  time.Time
+	CreatedBy string
+	UpdatedAt time.Time
+}
+
+// TaskRun is one execution of a task inside a run: Index is -1 except for
+// the items of a for_each task. Fallbacks and compensations are task runs of
+// their own, with Task "<id>.on_failure" and "<id>.compensate".
+type TaskRun struct {
+	RunID    string
+	Task     string
+	Index    int
+	Status   TaskStatus
+	Attempts int
+	Output   any
+	Error    string
+	// Items is the number of items of a for_each task (its aggregate row).
+	Items int
+	// Seq is the run's completion counter when this task run succeeded.
+	Seq        int64
+	ChildRunID string
+	WakeAt     time.Time
+	StartedAt  time.Time
+	FinishedAt time.Time
+}
+
+// AttemptStatus is the status of an attempt.
+type AttemptStatus string
+
+// Attempt statuses.
+const (
+	AttemptQueued    AttemptStatus = "queued"
+	AttemptRunning   AttemptStatus = "running"
+	AttemptSucceeded AttemptStatus = "succeeded"
+	AttemptFailed    AttemptStatus = "failed"
+	AttemptCanceled  AttemptStatus = "canceled"
+)
+
+// Attempt is one try of a task run; queued attempts are the work queue.
+type Attempt struct {
+	ID        int64
+	RunID     string
+	Task      string
+	Index     int
+	Number    int
+	Namespace string
+	Workflow  string
+	Queue     string
+	Type      string
+	Params    map[string]any
+	Timeout   time.Duration
+	Status    AttemptStatus
+	// NotBefore delays a retry; a claim takes only attempts already due.
+	NotBefore time.Time
+	// LeaseToken fences completions: only the holder of the current token
+	// may complete the attempt.
+	LeaseToken     string
+	LeaseExpiresAt time.Time
+	WorkerID       string
+	// CancelRequested tells the worker holding the lease to stop.
+	CancelRequested bool
+	CreatedAt       time.Time
+	StartedAt       time.Time
+	FinishedAt      time.Time
+	Error           string
+}
+
+// IdempotencyKey is the stable key of the attempt's task run.
+func (a *Attempt) IdempotencyKey() string { return IdempotencyKey(a.RunID, a.Task, a.Index) }
+
+// TimerKind says what a timer wakes.
+type TimerKind string
+
+// Timer kinds.
+const (
+	TimerSleep      TimerKind = "sleep"       // a sleep task is due
+	TimerRunTimeout TimerKind = "run_timeout" // the run's deadline
+)
+
+// Timer is a durable wake-up of a run at a time.
+type Timer struct {
+	RunID  string
+	Task   string
+	Index  int
+	Kind   TimerKind
+	FireAt time.Time
+}
+
+// LogLine is one line of a task's log.
+type LogLine struct {
+	Seq     int64
+	RunID   string
+	Task    string
+	Index   int
+	Attempt int
+	Stream  string
+	Line    string
+	At      time.Time
+}
+
+// Event is one entry of a run's journal: every transition appends one.
+type Event struct {
+	Seq   int64
+	RunID string
+	Type  string
+	Task  string
+	Index int
+	Data  json.RawMessage
+	Actor string
+	At    time.Time
+}

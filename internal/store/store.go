@@ -1,0 +1,172 @@
+// Package store owns Legato's persistent records (workflow versions, runs,
+// task runs, attempts, timers, logs, journal events) and the Store interface
+// that every database driver implements. Drivers live in sub-packages
+// (sqlite, later postgres) and must pass the conformance suite in storetest.
+//
+// All writes happen inside Tx: the engine loads a run, decides, and commits
+// the new state and everything it unblocks in one transaction.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Drivers map their database's errors to these in one place.
+var (
+	// ErrNotFound: the record does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrStaleLease: the attempt is no longer held with this lease token (it
+	// expired, was re-queued, canceled or already completed). The caller must
+	// drop its result: nothing was changed.
+	ErrStaleLease = errors.New("stale lease")
+	// ErrConflict: a uniqueness rule was broken (for instance an existing run id).
+	ErrConflict = errors.New("conflict")
+)
+
+// Store is a database holding Legato's state.
+type Store interface {
+	// Tx runs fn in one read-write transaction and commits when fn returns
+	// nil. On SQLite it is BEGIN IMMEDIATE: write transactions are serialized.
+	Tx(ctx context.Context, fn func(Tx) error) error
+	// View runs fn in a read-only transaction (a consistent snapshot).
+	View(ctx context.Context, fn func(Tx) error) error
+	// Close releases the database.
+	Close() error
+}
+
+// Tx is the set of operations available inside a transaction. Methods are
+// named entity first (River's driver style). Read methods may be used in
+// View; write methods fail there.
+type Tx interface {
+	// VersionPut stores v unless the latest version of (namespace, name) has
+	// the same Hash; it returns the stored version (with Version and
+	// CreatedAt set) and whether a new one was made.
+	VersionPut(ctx context.Context, v *WorkflowVersion) (*WorkflowVersion, bool, error)
+	// VersionGet returns one version; version 0 means the latest.
+	VersionGet(ctx context.Context, namespace, name string, version int) (*WorkflowVersion, error)
+	// VersionList returns every version of a workflow, newest first.
+	VersionList(ctx context.Context, namespace, name string) ([]*WorkflowVersion, error)
+	// WorkflowList returns the latest version of every workflow of a
+	// namespace (all namespaces when namespace is empty), by name.
+	WorkflowList(ctx context.Context, namespace string) ([]*WorkflowVersion, error)
+
+	// RunInsert stores a new run (ErrConflict if the id exists).
+	RunInsert(ctx context.Context, r *Run) error
+	// RunGet returns a run (ErrNotFound).
+	RunGet(ctx context.Context, id string) (*Run, error)
+	// RunUpdate writes every mutable field of r (ErrNotFound).
+	RunUpdate(ctx context.Context, r *Run) error
+	// RunList returns runs matching p, newest first.
+	RunList(ctx context.Context, p *RunListParams) ([]*Run, error)
+	// RunCountActive counts the runs of a workflow in running or waiting status.
+	RunCountActive(ctx context.Context, namespace, workflow string) (int, error)
+	// RunNextQueued returns the oldest queued run of a workflow (ErrNotFound).
+	RunNextQueued(ctx context.Context, namespace, workflow string) (*Run, error)
+
+	// TaskRunList returns every task run of a run.
+	TaskRunList(ctx context.Context, runID string) ([]*TaskRun, error)
+	// TaskRunUpsert inserts or replaces task runs, keyed by (RunID, Task, Index).
+	TaskRunUpsert(ctx context.Context, trs []*TaskRun) error
+	// TaskRunDelete removes one task run (a run retry resets failed ones).
+	TaskRunDelete(ctx context.Context, runID, task string, index int) error
+
+	// AttemptInsert queues a new attempt and sets its ID.
+	AttemptInsert(ctx context.Context, a *Attempt) error
+	// AttemptGet returns one attempt (ErrNotFound).
+	AttemptGet(ctx context.Context, id int64) (*Attempt, error)
+	// AttemptClaim leases up to p.Limit due queued attempts of p.Queues,
+	// oldest NotBefore first, marking them running with a fresh lease token
+	// each, and marks their task runs running (StartedAt set on the first
+	// attempt).
+	AttemptClaim(ctx context.Context, p *AttemptClaimParams) ([]*Attempt, error)
+	// AttemptHeartbeat extends the lease of a running attempt held with
+	// token until `until`; it returns whether a cancel was requested.
+	// ErrStaleLease when the token no longer holds the attempt.
+	AttemptHeartbeat(ctx context.Context, id int64, token string, until time.Time) (cancel bool, err error)
+	// AttemptFinish moves a running attempt held with token to status
+	// (succeeded or failed) with errMsg; ErrStaleLease when the token no
+	// longer holds it. It returns the attempt as it was claimed.
+	AttemptFinish(ctx context.Context, p *AttemptFinishParams) (*Attempt, error)
+	// AttemptCancel cancels the run's queued attempts of one task run (all of
+	// the run's when task is empty) and flags its running ones with
+	// CancelRequested, which also makes their lease stale for completion.
+	// It returns the running attempts flagged.
+	AttemptCancel(ctx context.Context, runID, task string, index int) ([]*Attempt, error)
+	// AttemptListExpired returns running attempts whose lease ended before now.
+	AttemptListExpired(ctx context.Context, now time.Time, limit int) ([]*Attempt, error)
+	// AttemptExpire marks an expired running attempt failed with errMsg if
+	// it is still held with token; ErrStaleLease otherwise.
+	AttemptExpire(ctx context.Context, id int64, token string, now time.Time, errMsg string) error
+	// AttemptNextDue returns the earliest NotBefore among queued attempts of
+	// the queues (zero when none), so a worker knows when to look again.
+	AttemptNextDue(ctx context.Context, queues []string) (time.Time, error)
+
+	// TimerSet creates or moves the timer of (RunID, Task, Index, Kind).
+	TimerSet(ctx context.Context, t *Timer) error
+	// TimerDelete removes a timer; absent timers are not an error.
+	TimerDelete(ctx context.Context, runID, task string, index int, kind TimerKind) error
+	// TimerDeleteRun removes every timer of a run.
+	TimerDeleteRun(ctx context.Context, runID string) error
+	// TimerListDue returns timers with FireAt <= now, earliest first.
+	TimerListDue(ctx context.Context, now time.Time, limit int) ([]*Timer, error)
+	// TimerNext returns the earliest FireAt of all timers (zero when none).
+	TimerNext(ctx context.Context) (time.Time, error)
+
+	// LogAppend stores log lines (Seq assigned by the store, increasing).
+	LogAppend(ctx context.Context, lines []*LogLine) error
+	// LogList returns a run's lines with Seq > afterSeq, in order; task ""
+	// means every task, index < -1 every index.
+	LogList(ctx context.Context, p *LogListParams) ([]*LogLine, error)
+
+	// EventAppend appends journal events (Seq assigned by the store).
+	EventAppend(ctx context.Context, evs []*Event) error
+	// EventList returns a run's events with Seq > afterSeq, in order.
+	EventList(ctx context.Context, runID string, afterSeq int64, limit int) ([]*Event, error)
+
+	// KVGet and KVPut hold small server settings (for instance the admin
+	// token's hash). KVGet returns ErrNotFound when absent.
+	KVGet(ctx context.Context, key string) (string, error)
+	KVPut(ctx context.Context, key, value string) error
+}
+
+// RunListParams filters RunList.
+type RunListParams struct {
+	Namespace string
+	Workflow  string
+	Status    RunStatus
+	ParentID  string
+	// Before pages backwards: only runs created before this time (zero: no bound).
+	Before time.Time
+	// Limit bounds the result (0 means 100).
+	Limit int
+}
+
+// AttemptClaimParams says what a worker claims.
+type AttemptClaimParams struct {
+	Queues   []string
+	WorkerID string
+	Limit    int
+	Now      time.Time
+	// LeaseFor is the lease length from Now.
+	LeaseFor time.Duration
+}
+
+// AttemptFinishParams completes an attempt.
+type AttemptFinishParams struct {
+	ID     int64
+	Token  string
+	Status AttemptStatus
+	Error  string
+	Now    time.Time
+}
+
+// LogListParams filters LogList.
+type LogListParams struct {
+	RunID    string
+	Task     string
+	Index    int
+	AfterSeq int64
+	Limit    int
+}
