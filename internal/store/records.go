@@ -166,8 +166,9 @@ type TimerKind string
 
 // Timer kinds.
 const (
-	TimerSleep      TimerKind = "sleep"       // a sleep task is due
-	TimerRunTimeout TimerKind = "run_timeout" // the run's deadline
+	TimerSleep       TimerKind = "sleep"        // a sleep task is due
+	TimerRunTimeout  TimerKind = "run_timeout"  // the run's deadline
+	TimerTaskTimeout TimerKind = "task_timeout" // a durable task's (child run) deadline
 )
 
 // Timer is a durable wake-up of a run at a time.
