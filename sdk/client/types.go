@@ -1,0 +1,156 @@
+package client
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+)
+
+// DefaultNamespace is the namespace used when a request names none.
+const DefaultNamespace = "default"
+
+// Run statuses.
+const (
+	StatusQueued    = "queued"
+	StatusRunning   = "running"
+	StatusWaiting   = "waiting"
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+	StatusCanceled  = "canceled"
+)
+
+// Task run statuses that runs do not have.
+const (
+	TaskPending        = "pending"
+	TaskSkipped        = "skipped"
+	TaskUpstreamFailed = "upstream_failed"
+)
+
+// WorkflowVersion is one immutable revision of a workflow. Spec and Source
+// are only filled by Client.Workflow.
+type WorkflowVersion struct {
+	Namespace   string    `json:"namespace"`
+	Name        string    `json:"name"`
+	Version     int       `json:"version"`
+	Hash        string    `json:"hash"`
+	Description string    `json:"description"`
+	CreatedAt   time.Time `json:"created_at"`
+	CreatedBy   string    `json:"created_by"`
+	// Spec is the parsed workflow model as JSON.
+	Spec json.RawMessage `json:"spec,omitempty"`
+	// Source is the workflow file's text as it was applied.
+	Source string `json:"source,omitempty"`
+}
+
+// Run is one execution of one workflow version. Tasks is only filled by
+// the calls that return a single run (Run, StartRun, CancelRun, RetryRun).
+type Run struct {
+	ID          string    `json:"id"`
+	Namespace   string    `json:"namespace"`
+	Workflow    string    `json:"workflow"`
+	Version     int       `json:"version"`
+	Status      string    `json:"status"`
+	Inputs      any       `json:"inputs"`
+	Outputs     any       `json:"outputs"`
+	Error       string    `json:"error"`
+	Attempt     int       `json:"attempt"`
+	ParentRunID string    `json:"parent_run_id,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	StartedAt   time.Time `json:"started_at,omitzero"`
+	FinishedAt  time.Time `json:"finished_at,omitzero"`
+	CreatedBy   string    `json:"created_by"`
+	Tasks       []TaskRun `json:"tasks,omitempty"`
+}
+
+// Final reports whether the run has reached a final status (succeeded,
+// failed or canceled). A nil run is not final.
+func (r *Run) Final() bool {
+	if r == nil {
+		return false
+	}
+	switch r.Status {
+	case StatusSucceeded, StatusFailed, StatusCanceled:
+		return true
+	}
+	return false
+}
+
+// TaskRun is one execution of a task inside a run.
+type TaskRun struct {
+	// ID is the task id; fallbacks are "x.on_failure", compensations
+	// "x.compensate".
+	ID string `json:"id"`
+	// Index is set for the items of a for_each task only.
+	Index *int `json:"index,omitempty"`
+	// Kind is "task", "item", "fallback" or "compensation".
+	Kind       string    `json:"kind"`
+	Status     string    `json:"status"`
+	Attempts   int       `json:"attempts"`
+	Output     any       `json:"output"`
+	Error      string    `json:"error"`
+	Items      any       `json:"items,omitempty"`
+	ChildRunID string    `json:"child_run_id,omitempty"`
+	StartedAt  time.Time `json:"started_at,omitzero"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+}
+
+// Name is the task run's display name: the task id, followed by "[i]" for
+// a for_each item.
+func (t TaskRun) Name() string {
+	if t.Index == nil {
+		return t.ID
+	}
+	return t.ID + "[" + strconv.Itoa(*t.Index) + "]"
+}
+
+// LogLine is one line a task run wrote.
+type LogLine struct {
+	Seq     int64  `json:"seq"`
+	Task    string `json:"task"`
+	Index   *int   `json:"index,omitempty"`
+	Attempt int    `json:"attempt"`
+	// Stream is "stdout", "stderr" or "system".
+	Stream string    `json:"stream"`
+	Line   string    `json:"line"`
+	At     time.Time `json:"at"`
+}
+
+// Event is one entry of a run's journal.
+type Event struct {
+	Seq   int64     `json:"seq"`
+	Type  string    `json:"type"`
+	Task  string    `json:"task,omitempty"`
+	Index *int      `json:"index,omitempty"`
+	Data  any       `json:"data"`
+	Actor string    `json:"actor"`
+	At    time.Time `json:"at"`
+}
+
+// StartRunRequest names the workflow to start and its inputs. Version 0
+// means the latest version; an empty Namespace means DefaultNamespace.
+type StartRunRequest struct {
+	Namespace string         `json:"namespace"`
+	Workflow  string         `json:"workflow"`
+	Version   int            `json:"version"`
+	Inputs    map[string]any `json:"inputs,omitempty"`
+}
+
+// RunsQuery filters Client.Runs. Zero fields are not sent: the server's
+// defaults apply (every namespace the token can read, limit 50, newest
+// first). Before pages backwards: pass the CreatedAt of the last run seen.
+type RunsQuery struct {
+	Namespace string
+	Workflow  string
+	Status    string
+	Limit     int
+	Before    time.Time
+}
+
+// LogsQuery filters Client.Logs. After is the seq of the last line already
+// read (0 for the start); Index selects one for_each item.
+type LogsQuery struct {
+	Task  string
+	Index *int
+	After int64
+	Limit int
+}
