@@ -133,6 +133,13 @@ func (f *fakeServer) apply(w http.ResponseWriter, r *http.Request) {
 	defer f.mu.Unlock()
 	f.bodies = append(f.bodies, body.File)
 	m := reName.FindStringSubmatch(body.Source)
+	var doc struct{ Name, Namespace string }
+	if strings.HasPrefix(strings.TrimSpace(body.Source), "{") && json.Unmarshal([]byte(body.Source), &doc) == nil && doc.Name != "" {
+		m = []string{"", doc.Name}
+		if doc.Namespace != "" {
+			body.Source = "namespace: " + doc.Namespace + "\n" + body.Source
+		}
+	}
 	if m == nil {
 		writeErr(w, 422, "invalid_workflow", body.File+": invalid workflow", map[string]any{
 			"errors": []map[string]any{{"file": body.File, "line": 1, "col": 1, "message": "name is required"}},
