@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -469,4 +470,40 @@ func TestVersion(t *testing.T) {
 	require.Equal(t, 0, r.code)
 	require.Equal(t, "legato "+versionString()+"\n", r.out)
 	require.NotEmpty(t, versionString())
+}
+
+func TestLiveProgress(t *testing.T) {
+	t.Parallel()
+	var buf syncBuffer
+	p := newLiveProgress(&buf)
+	started := fakeEpoch
+	r := &client.Run{ID: "r1", Namespace: "default", Workflow: "w", Version: 1, Status: "running", StartedAt: started,
+		Tasks: []client.TaskRun{{ID: "a", Status: "succeeded", StartedAt: started, FinishedAt: started.Add(time.Second)}, {ID: "b", Status: "pending"}}}
+	p.update(r)
+	done := *r
+	done.Status, done.FinishedAt = "succeeded", started.Add(2*time.Second)
+	p.update(&done)
+	p.stop()
+	out := buf.String()
+	require.Contains(t, out, "✓ a")
+	require.Contains(t, out, "· b")
+	require.Contains(t, out, "\x1b[3A\x1b[J", "redraws over the 3 lines it drew")
+	require.True(t, strings.HasSuffix(out, "✓ default/w v1  succeeded  2.0s  r1\n  ✓ a           succeeded  1.0s  \n  · b           pending          \n"), "%q", out)
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
