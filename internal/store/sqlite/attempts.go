@@ -152,9 +152,10 @@ func (t *tx) AttemptClaim(ctx context.Context, p *store.AttemptClaimParams) ([]*
 		args = append(args, *id)
 	}
 	_, err = t.exec(ctx, `UPDATE task_runs SET status = ?,
-			started_at = CASE WHEN started_at = 0 THEN ? ELSE started_at END
-		WHERE (run_id, task, idx) IN (
-			SELECT run_id, task, idx FROM attempts WHERE id IN (`+placeholders(len(ids))+`))`, args...)
+			started_at = CASE WHEN task_runs.started_at = 0 THEN ? ELSE task_runs.started_at END
+		FROM attempts a
+		WHERE a.id IN (`+placeholders(len(ids))+`)
+			AND task_runs.run_id = a.run_id AND task_runs.task = a.task AND task_runs.idx = a.idx`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: attempt claim: task runs: %w", interpretError(err))
 	}
