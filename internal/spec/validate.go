@@ -1,0 +1,317 @@
+package spec
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	_ "time/tzdata" // time zones of cron triggers validate the same on every machine
+)
+
+var (
+	namePattern  = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
+	idPattern    = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_-]*$`)
+	inputPattern = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+	eventPattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._-]*$`)
+)
+
+// InputTypes are the types an input may declare.
+var InputTypes = []string{"string", "number", "integer", "boolean", "object", "array", "any"}
+
+// validator checks a decoded workflow. places maps paths to positions;
+// without it (a workflow from the API) messages name their place instead.
+type validator struct {
+	w      *Workflow
+	places map[string]place
+	file   string
+	errs   ErrorList
+	index  map[string]int // task id -> first index
+}
+
+func validate(w *Workflow, places map[string]place, file string) ErrorList {
+	v := &validator{w: w, places: places, file: file, index: map[string]int{}}
+	v.workflow()
+	v.inputs()
+	v.triggers()
+	v.tasks()
+	v.graph()
+	v.expressions()
+	return v.errs
+}
+
+// lookup finds the place of p or of its closest recorded parent.
+func (v *validator) lookup(p path) (place, bool) {
+	for n := len(p); n >= 0; n-- {
+		if pl, ok := v.places[p[:n].key()]; ok {
+			return pl, n == len(p)
+		}
+	}
+	return place{}, false
+}
+
+func (v *validator) at(p path, key bool) Pos {
+	if v.places == nil {
+		return Pos{File: v.file}
+	}
+	pl, _ := v.lookup(p)
+	if key {
+		return pl.key
+	}
+	return pl.val
+}
+
+// atOffset is the position of byte off inside the string at p, when it can
+// be told; otherwise the string's position.
+func (v *validator) atOffset(p path, off int) Pos {
+	if v.places == nil {
+		return Pos{File: v.file}
+	}
+	pl, exact := v.lookup(p)
+	pos := pl.val
+	if !exact || pl.multiline || off < 0 || pos.Line == 0 {
+		return pos
+	}
+	if pl.quoted {
+		pos.Col++
+	}
+	pos.Col += off
+	return pos
+}
+
+// errorf reports a problem with the value at p (or its key when key).
+func (v *validator) errorf(p path, key bool, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if v.places == nil && len(p) > 0 {
+		msg = label(p) + ": " + msg
+	}
+	v.errs = append(v.errs, &Error{Pos: v.at(p, key), Msg: msg})
+}
+
+// label writes p for messages without positions: tasks[2].needs[0].
+func label(p path) string {
+	var b strings.Builder
+	for i, e := range p {
+		if _, err := strconv.Atoi(e); err == nil {
+			fmt.Fprintf(&b, "[%s]", e)
+			continue
+		}
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(e)
+	}
+	return b.String()
+}
+
+// present reports whether the file had a value at p (so a "missing" error
+// would repeat one the decoder gave).
+func (v *validator) present(p path) bool {
+	_, ok := v.places[p.key()]
+	return ok
+}
+
+func (v *validator) workflow() {
+	w := v.w
+	switch {
+	case w.Name == "" && !v.present(path{"name"}):
+		v.errorf(nil, false, "missing required field \"name\"")
+	case w.Name != "" && !namePattern.MatchString(w.Name):
+		v.errorf(path{"name"}, false, "invalid name %q: use lowercase letters, digits, '.', '_' and '-', starting with a letter or digit", w.Name)
+	}
+	if w.Namespace == "" && !v.present(path{"namespace"}) {
+		w.Namespace = DefaultNamespace
+	} else if !namePattern.MatchString(w.Namespace) {
+		v.errorf(path{"namespace"}, false, "invalid namespace %q: use lowercase letters, digits, '.', '_' and '-', starting with a letter or digit", w.Namespace)
+	}
+	if w.Timeout < 0 {
+		v.errorf(path{"timeout"}, false, "timeout must not be negative")
+	}
+	if c := w.Concurrency; c != nil && c.Limit < 1 && (v.places == nil || v.present(path{"concurrency"})) {
+		v.errorf(path{"concurrency"}, false, "concurrency limit must be at least 1, got %d", c.Limit)
+	}
+	if len(w.Tasks) == 0 && !v.present(path{"tasks"}) {
+		v.errorf(nil, false, "missing required field \"tasks\": a workflow needs at least one task")
+	} else if len(w.Tasks) == 0 {
+		v.errorf(path{"tasks"}, false, "a workflow needs at least one task")
+	}
+}
+
+func (v *validator) inputs() {
+	seen := map[string]bool{}
+	for i := range v.w.Inputs {
+		in := &v.w.Inputs[i]
+		p := path{"inputs", in.Name}
+		if v.places == nil {
+			p = path{"inputs", idx(i)}
+		}
+		if seen[in.Name] {
+			v.errorf(p, true, "duplicate input %q", in.Name)
+		}
+		seen[in.Name] = true
+		if !inputPattern.MatchString(in.Name) {
+			v.errorf(p, true, "invalid input name %q: use letters, digits and '_', not starting with a digit (expressions read it as inputs.<name>)", in.Name)
+		}
+		if in.Type == "" && !v.present(p.with("type")) {
+			in.Type = "any"
+		}
+		if !contains(InputTypes, in.Type) {
+			v.errorf(p.with("type"), false, "invalid input type %q; valid types: %s", in.Type, strings.Join(InputTypes, ", "))
+			continue
+		}
+		if in.Default == nil {
+			continue
+		}
+		if in.Required {
+			v.errorf(p.with("default"), true, "input %q is required and has a default; drop one (a default makes it optional)", in.Name)
+		}
+		d, err := conform(in.Type, in.Default)
+		if err != nil {
+			v.errorf(p.with("default"), false, "default of input %q: %v", in.Name, err)
+			continue
+		}
+		in.Default = d
+	}
+}
+
+// conform checks a default against its input type; numbers become float64
+// as they would arrive from JSON.
+func conform(typ string, val any) (any, error) {
+	ok := false
+	switch typ {
+	case "any":
+		return val, nil
+	case "string":
+		_, ok = val.(string)
+	case "number", "integer":
+		var f float64
+		switch n := val.(type) {
+		case int64:
+			f, ok = float64(n), true
+		case float64:
+			f, ok = n, true
+		case int:
+			f, ok = float64(n), true
+		}
+		if ok && typ == "integer" && f != math.Trunc(f) {
+			return nil, fmt.Errorf("want an integer, got %v", f)
+		}
+		if ok {
+			return f, nil
+		}
+	case "boolean":
+		_, ok = val.(bool)
+	case "object":
+		_, ok = val.(map[string]any)
+	case "array":
+		_, ok = val.([]any)
+	}
+	if !ok {
+		return nil, fmt.Errorf("want %s, got %s", article(typ), jsonKind(val))
+	}
+	return val, nil
+}
+
+func article(typ string) string {
+	if typ == "integer" || typ == "object" || typ == "array" {
+		return "an " + typ
+	}
+	return "a " + typ
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case int, int64, float64:
+		return "a number"
+	case bool:
+		return "a boolean"
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "an array"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+func (v *validator) triggers() {
+	for i, t := range v.w.Triggers {
+		p := path{"triggers", idx(i)}
+		kinds := 0
+		for _, s := range []string{t.Cron, t.Event, t.Webhook} {
+			if s != "" {
+				kinds++
+			}
+		}
+		if kinds != 1 {
+			v.errorf(p, false, "a trigger needs exactly one of cron, event or webhook")
+			continue
+		}
+		switch {
+		case t.Cron != "":
+			v.cron(p, t)
+		case t.Event != "" && !eventPattern.MatchString(t.Event):
+			v.errorf(p.with("event"), false, "invalid event type %q: use letters, digits, '.', '_' and '-', such as order.created", t.Event)
+		case t.Webhook != "" && !namePattern.MatchString(t.Webhook):
+			v.errorf(p.with("webhook"), false, "invalid webhook name %q: use lowercase letters, digits, '.', '_' and '-'", t.Webhook)
+		}
+		if t.Cron != "" && t.Filter != "" {
+			v.errorf(p.with("filter"), true, "a cron trigger has no event to filter; filter is for event and webhook triggers")
+		}
+		if t.Timezone != "" && t.Cron == "" {
+			v.errorf(p.with("timezone"), true, "timezone is only for cron triggers")
+		}
+		for name := range t.Inputs {
+			if !v.declared(name) {
+				v.errorf(p.with("inputs", name), true, "trigger sets undeclared input %q", name)
+			}
+		}
+	}
+}
+
+func (v *validator) cron(p path, t Trigger) {
+	if t.Timezone != "" {
+		if _, err := time.LoadLocation(t.Timezone); err != nil || strings.EqualFold(t.Timezone, "local") {
+			v.errorf(p.with("timezone"), false, "unknown time zone %q: use an IANA name such as Europe/Paris or UTC", t.Timezone)
+		}
+	}
+	spec := strings.TrimSpace(t.Cron)
+	if strings.HasPrefix(spec, "@") {
+		switch spec {
+		case "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly":
+			return
+		}
+		if strings.HasPrefix(spec, "@every ") {
+			if _, err := ParseDuration(strings.TrimPrefix(spec, "@every ")); err == nil {
+				return
+			}
+		}
+		v.errorf(p.with("cron"), false, "invalid cron %q: use five fields (minute hour day month weekday) or @hourly, @daily, @weekly, @monthly, @yearly, @every 5m", t.Cron)
+		return
+	}
+	if n := len(strings.Fields(spec)); n != 5 && n != 6 {
+		v.errorf(p.with("cron"), false, "invalid cron %q: want five fields (minute hour day month weekday), got %d", t.Cron, n)
+	}
+}
+
+func (v *validator) declared(input string) bool {
+	for _, in := range v.w.Inputs {
+		if in.Name == input {
+			return true
+		}
+	}
+	return false
+}
+
+// decls is what expressions see of the inputs.
+func (v *validator) inputDecls() map[string]string {
+	m := make(map[string]string, len(v.w.Inputs))
+	for _, in := range v.w.Inputs {
+		m[in.Name] = in.Type
+	}
+	return m
+}
