@@ -120,6 +120,13 @@ func issueErrors(src string, errs []*common.Error) []*Error {
 		if i := strings.Index(msg, "\n"); i >= 0 {
 			msg = msg[:i]
 		}
+		// The parser lists every token it would have taken; the position
+		// says more.
+		if i := strings.Index(msg, " expecting {"); i >= 0 {
+			msg = msg[:i]
+		}
+		msg = strings.ReplaceAll(msg, "mismatched input '<EOF>'", "unexpected end of expression")
+		msg = strings.ReplaceAll(msg, "'<EOF>'", "end of expression")
 		out = append(out, &Error{Offset: offsetOf(src, e.Location), Msg: msg})
 	}
 	return out

@@ -62,7 +62,7 @@ func TestCheckBoolErrors(t *testing.T) {
 		{"secrets.x == ''", "secrets may only be read in task parameters (with), never in conditions or outputs", 0},
 		{"inputs.name + 1 == 2", "found no matching overload for '_+_' applied to '(string, int)'", 12},
 		{"inputs.name", "condition gives string, want bool", 0},
-		{"inputs.amount >", "Syntax error: mismatched input '<EOF>' expecting", 15},
+		{"inputs.amount >", "Syntax error: unexpected end of expression", 15},
 		{"nope == 1", "undeclared reference to 'nope'", 0},
 		{"", "empty expression", 0},
 	}

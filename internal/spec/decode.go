@@ -185,7 +185,8 @@ func (d *decoder) taskField(t *Task, k string, v ast.Node, p path) {
 	case "when":
 		t.When, _ = d.condition(v, "when")
 	case "with":
-		if _, ok := d.resolve(v).(*ast.NullNode); ok {
+		switch d.resolve(v).(type) {
+		case *ast.NullNode, nil:
 			return
 		}
 		if m, ok := d.value(v, p.with(k)).(map[string]any); ok {
@@ -239,7 +240,13 @@ func (d *decoder) needs(n ast.Node, p path) []string {
 
 func (d *decoder) retry(n ast.Node, p path) *Retry {
 	r := &Retry{}
-	for _, f := range d.mapping(d.resolve(n), "retry", retryFields, p) {
+	fields := d.mapping(d.resolve(n), "retry", retryFields, p)
+	if fields == nil {
+		if _, isMap := d.resolve(n).(*ast.MappingNode); !isMap {
+			return nil
+		}
+	}
+	for _, f := range fields {
 		switch k := d.keyString(f.Key); k {
 		case "attempts":
 			r.Attempts, _ = d.integer(f.Value, "attempts")

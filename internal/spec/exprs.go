@@ -40,6 +40,9 @@ func (v *validator) expressions() {
 	}
 	v.exprErrors(path{"outputs"}, "", expr.CheckTemplate(v.w.Outputs, expr.Decls{Inputs: inputs, Tasks: all}))
 	for i, t := range v.w.Triggers {
+		if v.badTriggers[i] {
+			continue
+		}
 		p := path{"triggers", idx(i)}
 		d := expr.Decls{Event: t.Event != "" || t.Webhook != ""}
 		if t.Filter != "" {

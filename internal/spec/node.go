@@ -28,6 +28,14 @@ type place struct {
 	// quoted and multiline say how an offset inside a string value maps to
 	// a column.
 	quoted, multiline bool
+	// block is set for a literal block scalar (|): its text starts on the
+	// line after the key, indented by indent columns.
+	block  *blockText
+}
+
+type blockText struct {
+	line, indent int
+	text         string
 }
 
 // decoder turns a YAML AST into the model, reporting structural problems
@@ -70,10 +78,14 @@ func (d *decoder) record(p path, key, val ast.Node) {
 	case *ast.StringNode:
 		if t := v.GetToken(); t != nil {
 			pl.quoted = t.Type == token.DoubleQuoteType || t.Type == token.SingleQuoteType
-			pl.multiline = strings.Contains(v.Value, "\n") || (t.Position != nil && strings.Contains(t.Origin, "\n"))
+			pl.multiline = strings.Contains(v.Value, "\n") || strings.Contains(strings.TrimSpace(t.Origin), "\n")
 		}
 	case *ast.LiteralNode:
 		pl.multiline = true
+		if v.Start != nil && v.Start.Position != nil && strings.HasPrefix(v.Start.Value, "|") && v.Value != nil && v.Value.Token != nil {
+			origin := v.Value.Token.Origin
+			pl.block = &blockText{line: v.Start.Position.Line + 1, indent: len(origin) - len(strings.TrimLeft(origin, " ")), text: v.Value.Value}
+		}
 	}
 	d.places[p.key()] = pl
 }

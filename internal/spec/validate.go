@@ -28,10 +28,13 @@ type validator struct {
 	file   string
 	errs   ErrorList
 	index  map[string]int // task id -> first index
+	// badTriggers are the triggers whose kind is unclear; their expressions
+	// are not checked.
+	badTriggers map[int]bool
 }
 
 func validate(w *Workflow, places map[string]place, file string) ErrorList {
-	v := &validator{w: w, places: places, file: file, index: map[string]int{}}
+	v := &validator{w: w, places: places, file: file, index: map[string]int{}, badTriggers: map[int]bool{}}
 	v.workflow()
 	v.inputs()
 	v.triggers()
@@ -70,6 +73,12 @@ func (v *validator) atOffset(p path, off int) Pos {
 	}
 	pl, exact := v.lookup(p)
 	pos := pl.val
+	if b := pl.block; exact && b != nil && off >= 0 && off <= len(b.text) {
+		before := b.text[:off]
+		line := strings.Count(before, "\n")
+		col := off - (strings.LastIndexByte(before, '\n') + 1)
+		return Pos{File: pos.File, Line: b.line + line, Col: b.indent + 1 + col}
+	}
 	if !exact || pl.multiline || off < 0 || pos.Line == 0 {
 		return pos
 	}
@@ -249,6 +258,7 @@ func (v *validator) triggers() {
 		}
 		if kinds != 1 {
 			v.errorf(p, false, "a trigger needs exactly one of cron, event or webhook")
+			v.badTriggers[i] = true
 			continue
 		}
 		switch {
