@@ -11,7 +11,7 @@ func (v *validator) graph() {
 		seen := map[string]bool{}
 		for j, n := range t.Needs {
 			p := path{"tasks", idx(i), "needs", idx(j)}
-			if len(t.Needs) == 1 && !v.present(p) {
+			if len(t.Needs) == 1 && v.places != nil && !v.present(p) {
 				p = p[:len(p)-1]
 			}
 			switch _, known := v.index[n]; {
@@ -92,7 +92,7 @@ func (v *validator) reportCycle(cycle []int, reported map[string]bool) {
 	reported[key] = true
 	head := v.w.Tasks[cycle[0]]
 	p := path{"tasks", idx(cycle[0]), "needs"}
-	if j := slices.Index(head.Needs, names[1]); j >= 0 && v.present(p.with(idx(j))) {
+	if j := slices.Index(head.Needs, names[1]); j >= 0 && (v.places == nil || v.present(p.with(idx(j)))) {
 		p = p.with(idx(j))
 	}
 	v.errorf(p, false, "cycle in needs: %s", strings.Join(names, " -> "))

@@ -30,7 +30,7 @@ type place struct {
 	quoted, multiline bool
 	// block is set for a literal block scalar (|): its text starts on the
 	// line after the key, indented by indent columns.
-	block  *blockText
+	block *blockText
 }
 
 type blockText struct {
@@ -46,7 +46,11 @@ type decoder struct {
 	places  map[string]place
 	anchors map[string]ast.Node
 	budget  int // nodes left to expand, against alias bombs
+	tooDeep bool
 }
+
+// maxDepth bounds how deep values nest.
+const maxDepth = 64
 
 func (d *decoder) pos(n ast.Node) Pos {
 	switch v := n.(type) {
@@ -268,6 +272,13 @@ func (d *decoder) duration(n ast.Node, what string) (Duration, bool) {
 // value converts any node to plain JSON-like Go values: map[string]any,
 // []any, string, int64, float64, bool, nil. It records every path inside.
 func (d *decoder) value(n ast.Node, p path) any {
+	if len(p) > maxDepth {
+		if !d.tooDeep {
+			d.tooDeep = true
+			d.errorf(n, "values are nested more than %d deep (a recursive alias?)", maxDepth)
+		}
+		return nil
+	}
 	d.budget--
 	if d.budget < 0 {
 		if d.budget == -1 {

@@ -14,7 +14,7 @@ import (
 
 // maxValues bounds how many values a file may expand to, so a few aliases
 // cannot make a huge workflow.
-const maxValues = 100_000
+const maxValues = 20_000
 
 // Parse reads a workflow from YAML or JSON and validates it. The error is
 // an ErrorList holding every problem found, each with file:line:col.
