@@ -153,7 +153,14 @@ func offsetOf(src string, loc common.Location) int {
 	return off
 }
 
-var envs sync.Map // decl shape -> *cel.Env
+// envs caches checking environments by decl shape; validating one
+// workflow needs a handful. It is dropped when it grows past maxEnvs.
+var (
+	envsMu sync.Mutex
+	envs   = map[string]*cel.Env{}
+)
+
+const maxEnvs = 512
 
 var checkBase = func() *cel.Env {
 	env, err := cel.NewCustomEnv(baseOptions()...)
@@ -166,14 +173,22 @@ var checkBase = func() *cel.Env {
 // declEnv returns the (cached) checking environment for d.
 func declEnv(d Decls) (*cel.Env, error) {
 	key := declKey(d)
-	if e, ok := envs.Load(key); ok {
-		return e.(*cel.Env), nil
+	envsMu.Lock()
+	env, ok := envs[key]
+	envsMu.Unlock()
+	if ok {
+		return env, nil
 	}
 	env, err := checkBase.Extend(declOptions(d)...)
 	if err != nil {
 		return nil, err
 	}
-	envs.Store(key, env)
+	envsMu.Lock()
+	if len(envs) >= maxEnvs {
+		clear(envs)
+	}
+	envs[key] = env
+	envsMu.Unlock()
 	return env, nil
 }
 

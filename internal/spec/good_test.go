@@ -99,7 +99,7 @@ func TestGoodFiles(t *testing.T) {
 				{
 					ID: "each", Type: "shell", Needs: []string{"list"},
 					ForEach: "${{ tasks.list.output.items }}", MaxParallel: 4,
-					With:    map[string]any{"run": "process ${{ item }} ${{ index }} ${{ secrets.KEY }}"},
+					With: map[string]any{"run": "process ${{ item }} ${{ index }} ${{ secrets.KEY }}"},
 					Retry: &Retry{Attempts: 3, Backoff: "fixed", Initial: Duration(2 * time.Second), Max: Duration(time.Minute),
 						Factor: 2, Jitter: ptr(0.0)},
 					Timeout: Duration(5 * time.Minute), Queue: "batch",
