@@ -47,6 +47,7 @@ type decoder struct {
 	anchors map[string]ast.Node
 	budget  int // nodes left to expand, against alias bombs
 	tooDeep bool
+	active  map[ast.Node]bool // containers being converted, to catch recursive aliases
 }
 
 // maxDepth bounds how deep values nest.
@@ -279,6 +280,19 @@ func (d *decoder) value(n ast.Node, p path) any {
 		}
 		return nil
 	}
+	target := d.resolve(n)
+	if d.active[target] {
+		d.errorf(n, "recursive alias: a value that contains itself")
+		return nil
+	}
+	switch target.(type) {
+	case *ast.SequenceNode, *ast.MappingNode, *ast.MappingValueNode:
+		if d.active == nil {
+			d.active = map[ast.Node]bool{}
+		}
+		d.active[target] = true
+		defer delete(d.active, target)
+	}
 	d.budget--
 	if d.budget < 0 {
 		if d.budget == -1 {
@@ -286,7 +300,7 @@ func (d *decoder) value(n ast.Node, p path) any {
 		}
 		return nil
 	}
-	switch v := d.resolve(n).(type) {
+	switch v := target.(type) {
 	case nil, *ast.NullNode:
 		return nil
 	case *ast.StringNode:
