@@ -47,6 +47,9 @@ func TestExamples(t *testing.T) {
 			"example %s (%s) has no case in TestExamples", name, filepath.Base(f))
 	}
 
+	// After every case (they run in parallel), a graceful stop.
+	t.Cleanup(s.stop)
+
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()

@@ -202,7 +202,8 @@ func (s *server) kill() {
 	}
 }
 
-// stop sends SIGTERM and waits up to 15s for a clean exit, then kills.
+// stop sends SIGTERM and waits up to 15s for the process to exit (then
+// kills it); it fails the test unless the server exited with status 0.
 func (s *server) stop() {
 	s.t.Helper()
 	if !s.running() {
@@ -211,9 +212,10 @@ func (s *server) stop() {
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-s.exited:
+		require.True(s.t, s.cmd.ProcessState.Success(), "legato server after SIGTERM: %v; log:\n%s", s.cmd.ProcessState, tail(s.logPath, 20))
 	case <-time.After(15 * time.Second):
-		s.t.Errorf("legato server did not exit 15s after SIGTERM; killing it")
 		s.kill()
+		s.t.Fatalf("legato server did not exit 15s after SIGTERM")
 	}
 }
 
