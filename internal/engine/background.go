@@ -1,0 +1,168 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/legatohq/legato/internal/store"
+)
+
+// pollInterval is the safety net: timers and leases are looked at at least
+// this often even when no wake-up arrives.
+const pollInterval = time.Second
+
+// batch bounds the timers or leases handled per transaction.
+const batch = 100
+
+// FireDueTimers fires every timer due now, one transaction per timer, and
+// returns how many fired.
+func (e *Engine) FireDueTimers(ctx context.Context) (int, error) {
+	var due []*store.Timer
+	if err := e.store.View(ctx, func(tx store.Tx) error {
+		var err error
+		due, err = tx.TimerListDue(ctx, e.now().UTC(), batch)
+		return err
+	}); err != nil {
+		return 0, err
+	}
+	fired := 0
+	for _, t := range due {
+		err := e.tx(ctx, func(tx store.Tx, fx *effects) error {
+			// The timer goes with the transition it causes. Should two
+			// firers race, the decision core ignores a timer whose task run
+			// (or run) no longer waits for it.
+			if err := tx.TimerDelete(ctx, t.RunID, t.Task, t.Index, t.Kind); err != nil {
+				return err
+			}
+			return e.apply(ctx, tx, fx, t.RunID, TimerFired{Task: t.Task, Index: t.Index, Kind: t.Kind}, "system:timer", 0)
+		})
+		if errors.Is(err, ErrRunNotFound) {
+			continue
+		}
+		if err != nil {
+			return fired, err
+		}
+		fired++
+	}
+	return fired, nil
+}
+
+// ExpireLeases fails every running attempt whose lease ran out (its worker
+// died or stalled); the failure counts for the retry policy. It returns how
+// many attempts it expired.
+func (e *Engine) ExpireLeases(ctx context.Context) (int, error) {
+	return e.expire(ctx, func(a *store.Attempt) bool { return true }, "lease expired: the worker stopped heartbeating")
+}
+
+// ExpireWorker fails every running attempt held by workers whose id starts
+// with prefix, whatever their lease: an embedded server calls it at start
+// for its own in-process workers, which died with the previous process.
+func (e *Engine) ExpireWorker(ctx context.Context, prefix string) (int, error) {
+	var held []*store.Attempt
+	if err := e.store.View(ctx, func(tx store.Tx) error {
+		var err error
+		held, err = tx.AttemptListExpired(ctx, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), 1<<20)
+		return err
+	}); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, a := range held {
+		if len(a.WorkerID) < len(prefix) || a.WorkerID[:len(prefix)] != prefix {
+			continue
+		}
+		ok, err := e.expireOne(ctx, a, "interrupted: the server stopped while the attempt ran", true)
+		if err != nil {
+			return n, err
+		}
+		if ok {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (e *Engine) expire(ctx context.Context, match func(*store.Attempt) bool, msg string) (int, error) {
+	var expired []*store.Attempt
+	if err := e.store.View(ctx, func(tx store.Tx) error {
+		var err error
+		expired, err = tx.AttemptListExpired(ctx, e.now().UTC(), batch)
+		return err
+	}); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, a := range expired {
+		if !match(a) {
+			continue
+		}
+		ok, err := e.expireOne(ctx, a, msg, false)
+		if err != nil {
+			return n, err
+		}
+		if ok {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (e *Engine) expireOne(ctx context.Context, a *store.Attempt, msg string, interrupted bool) (bool, error) {
+	err := e.tx(ctx, func(tx store.Tx, fx *effects) error {
+		if err := tx.AttemptExpire(ctx, a.ID, a.LeaseToken, e.now().UTC(), msg); err != nil {
+			return err
+		}
+		return e.apply(ctx, tx, fx, a.RunID, AttemptDone{Task: a.Task, Index: a.Index, Attempt: a.Number, Err: msg, Interrupted: interrupted}, "system:reaper", 0)
+	})
+	if errors.Is(err, store.ErrStaleLease) {
+		return false, nil // completed or expired meanwhile
+	}
+	return err == nil, err
+}
+
+// Run fires timers and expires leases until ctx ends. Timers wake it
+// through OnTimer; a one-second poll is the safety net.
+func (e *Engine) Run(ctx context.Context) error {
+	wake := make(chan struct{}, 1)
+	e.OnTimer(func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	})
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-wake:
+		case <-t.C:
+		}
+		if _, err := e.FireDueTimers(ctx); err != nil && ctx.Err() == nil {
+			e.log.Error("fire timers", "err", err)
+		}
+		if _, err := e.ExpireLeases(ctx); err != nil && ctx.Err() == nil {
+			e.log.Error("expire leases", "err", err)
+		}
+		next := pollInterval
+		var at time.Time
+		if err := e.store.View(ctx, func(tx store.Tx) error {
+			var err error
+			at, err = tx.TimerNext(ctx)
+			return err
+		}); err == nil && !at.IsZero() {
+			if d := at.Sub(e.now()); d < next {
+				next = max(d, time.Millisecond)
+			}
+		}
+		if !t.Stop() {
+			select {
+			case <-t.C:
+			default:
+			}
+		}
+		t.Reset(next)
+	}
+}

@@ -1,0 +1,196 @@
+// Package engine owns how runs move: a pure decision core (Decide: state +
+// event → new state + commands) and the shell around it (Engine), which
+// loads a run, decides and commits the result in one store transaction.
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/legatohq/legato/internal/spec"
+	"github.com/legatohq/legato/internal/store"
+)
+
+// Errors the engine returns; the API maps them to codes.
+var (
+	// ErrWorkflowNotFound: no such workflow (or version) in the namespace.
+	ErrWorkflowNotFound = errors.New("workflow not found")
+	// ErrRunNotFound: no run with that id.
+	ErrRunNotFound = errors.New("run not found")
+	// ErrInvalidState: the run's status does not allow the operation (for
+	// instance retrying a run that succeeded).
+	ErrInvalidState = errors.New("invalid state for this operation")
+)
+
+// InputError lists what is wrong with a run's inputs.
+type InputError struct{ Problems []string }
+
+func (e *InputError) Error() string {
+	return fmt.Sprintf("invalid inputs: %s", joinProblems(e.Problems))
+}
+
+// Options configure an Engine. Zero values take the defaults.
+type Options struct {
+	Logger *slog.Logger
+	// Now is the clock (time.Now).
+	Now func() time.Time
+	// NewID makes run ids (UUIDv7: time-ordered).
+	NewID func() string
+	// Env is the allow-listed environment expressions see as `env`.
+	Env map[string]string
+}
+
+// Engine is the imperative shell around Decide.
+type Engine struct {
+	store  store.Store
+	log    *slog.Logger
+	now    func() time.Time
+	newID  func() string
+	env    map[string]string
+	specMu sync.Mutex
+	specs  map[specKey]*spec.Workflow
+
+	notifyMu  sync.Mutex
+	onEnqueue []func()
+	onTimer   []func()
+	onCancel  []func(attemptIDs []int64)
+}
+
+type specKey struct {
+	ns, name string
+	version  int
+}
+
+// New makes an engine over st.
+func New(st store.Store, o Options) *Engine {
+	e := &Engine{store: st, log: o.Logger, now: o.Now, newID: o.NewID, env: o.Env, specs: map[specKey]*spec.Workflow{}}
+	if e.log == nil {
+		e.log = slog.Default()
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.newID == nil {
+		e.newID = func() string { return uuid.Must(uuid.NewV7()).String() }
+	}
+	return e
+}
+
+// Store returns the engine's store.
+func (e *Engine) Store() store.Store { return e.store }
+
+// Now returns the engine's clock reading.
+func (e *Engine) Now() time.Time { return e.now() }
+
+// OnEnqueue registers f to be called after a commit that queued attempts
+// (in-process workers wake on it instead of polling).
+func (e *Engine) OnEnqueue(f func()) { e.notifyMu.Lock(); e.onEnqueue = append(e.onEnqueue, f); e.notifyMu.Unlock() }
+
+// OnTimer registers f to be called after a commit that set a timer.
+func (e *Engine) OnTimer(f func()) { e.notifyMu.Lock(); e.onTimer = append(e.onTimer, f); e.notifyMu.Unlock() }
+
+// OnCancel registers f to be told which running attempts were asked to stop.
+func (e *Engine) OnCancel(f func([]int64)) {
+	e.notifyMu.Lock()
+	e.onCancel = append(e.onCancel, f)
+	e.notifyMu.Unlock()
+}
+
+// Apply stores a validated workflow as a new version unless its latest
+// version has the same content.
+func (e *Engine) Apply(ctx context.Context, w *spec.Workflow, source, actor string) (*store.WorkflowVersion, bool, error) {
+	js, err := json.Marshal(w)
+	if err != nil {
+		return nil, false, fmt.Errorf("encode workflow: %w", err)
+	}
+	v := &store.WorkflowVersion{
+		Namespace: w.Namespace, Name: w.Name, Hash: hashOf(js), Spec: js, Source: source,
+		Description: w.Description, CreatedAt: e.now().UTC(), CreatedBy: actor,
+	}
+	var out *store.WorkflowVersion
+	var created bool
+	err = e.store.Tx(ctx, func(tx store.Tx) error {
+		var err error
+		out, created, err = tx.VersionPut(ctx, v)
+		return err
+	})
+	return out, created, err
+}
+
+// workflow returns the parsed spec of a stored version (cached: versions
+// are immutable).
+func (e *Engine) workflow(ctx context.Context, tx store.Tx, ns, name string, version int) (*spec.Workflow, *store.WorkflowVersion, error) {
+	if version > 0 {
+		e.specMu.Lock()
+		w := e.specs[specKey{ns, name, version}]
+		e.specMu.Unlock()
+		if w != nil {
+			return w, nil, nil
+		}
+	}
+	v, err := tx.VersionGet(ctx, ns, name, version)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, fmt.Errorf("%w: %s/%s", ErrWorkflowNotFound, ns, name)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	w := new(spec.Workflow)
+	if err := json.Unmarshal(v.Spec, w); err != nil {
+		return nil, nil, fmt.Errorf("decode workflow %s/%s v%d: %w", ns, name, v.Version, err)
+	}
+	e.specMu.Lock()
+	if len(e.specs) > 10000 {
+		clear(e.specs)
+	}
+	e.specs[specKey{ns, name, v.Version}] = w
+	e.specMu.Unlock()
+	return w, v, nil
+}
+
+// effects collects what to announce after a commit.
+type effects struct {
+	enqueued bool
+	timers   bool
+	canceled []int64
+}
+
+func (e *Engine) announce(fx *effects) {
+	e.notifyMu.Lock()
+	defer e.notifyMu.Unlock()
+	if fx.enqueued {
+		for _, f := range e.onEnqueue {
+			f()
+		}
+	}
+	if fx.timers {
+		for _, f := range e.onTimer {
+			f()
+		}
+	}
+	if len(fx.canceled) > 0 {
+		for _, f := range e.onCancel {
+			f(fx.canceled)
+		}
+	}
+}
+
+// tx runs fn in a write transaction and announces its effects after commit.
+func (e *Engine) tx(ctx context.Context, fn func(tx store.Tx, fx *effects) error) error {
+	var fx effects
+	err := e.store.Tx(ctx, func(tx store.Tx) error {
+		fx = effects{}
+		return fn(tx, &fx)
+	})
+	if err == nil {
+		e.announce(&fx)
+	}
+	return err
+}

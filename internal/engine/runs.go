@@ -1,0 +1,151 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/legatohq/legato/internal/store"
+)
+
+// StartRunParams says which workflow to run with what.
+type StartRunParams struct {
+	Namespace string
+	Workflow  string
+	// Version 0 means the latest.
+	Version int
+	Inputs  map[string]any
+	Actor   string
+}
+
+// StartRun creates a run and starts it, or queues it when its workflow's
+// concurrency limit is reached.
+func (e *Engine) StartRun(ctx context.Context, p *StartRunParams) (*store.Run, error) {
+	ns := p.Namespace
+	if ns == "" {
+		ns = "default"
+	}
+	run := &store.Run{ID: e.newID(), Namespace: ns, Workflow: p.Workflow, Inputs: p.Inputs, ParentIndex: -1, CreatedBy: p.Actor}
+	err := e.tx(ctx, func(tx store.Tx, fx *effects) error {
+		if err := e.createRun(ctx, tx, fx, run, p.Version, p.Actor, 0); err != nil {
+			return err
+		}
+		var err error
+		run, err = tx.RunGet(ctx, run.ID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return run, nil
+}
+
+// createRun binds the inputs, inserts the run queued and starts it unless
+// its workflow's concurrency limit is reached.
+func (e *Engine) createRun(ctx context.Context, tx store.Tx, fx *effects, run *store.Run, version int, actor string, depth int) error {
+	w, v, err := e.workflow(ctx, tx, run.Namespace, run.Workflow, version)
+	if err != nil {
+		return err
+	}
+	run.Version = version
+	if v != nil {
+		run.Version = v.Version
+	}
+	inputs, err := BindInputs(w, run.Inputs)
+	if err != nil {
+		return err
+	}
+	now := e.now().UTC()
+	run.Inputs = inputs
+	run.Status = store.RunQueued
+	run.Attempt = 1
+	run.CreatedAt, run.UpdatedAt = now, now
+	if err := tx.RunInsert(ctx, run); err != nil {
+		return err
+	}
+	if err := tx.EventAppend(ctx, []*store.Event{{RunID: run.ID, Type: "run.created", Index: -1, Actor: actor, At: now, Data: mustJSON(map[string]any{"version": run.Version})}}); err != nil {
+		return err
+	}
+	if w.Concurrency != nil && w.Concurrency.Limit > 0 {
+		active, err := tx.RunCountActive(ctx, run.Namespace, run.Workflow)
+		if err != nil {
+			return err
+		}
+		if active >= w.Concurrency.Limit {
+			return nil
+		}
+	}
+	return e.apply(ctx, tx, fx, run.ID, Start{}, actor, depth)
+}
+
+// CancelRun cancels a run that has not finished.
+func (e *Engine) CancelRun(ctx context.Context, id, actor string) (*store.Run, error) {
+	return e.control(ctx, id, actor, Cancel{Reason: "canceled by " + actorName(actor)}, func(r *store.Run) bool { return !r.Status.Terminal() })
+}
+
+// RetryRun restarts a failed or canceled run from the tasks that did not
+// succeed; succeeded tasks keep their results.
+func (e *Engine) RetryRun(ctx context.Context, id, actor string) (*store.Run, error) {
+	return e.control(ctx, id, actor, Retry{}, func(r *store.Run) bool {
+		return r.Status == store.RunFailed || r.Status == store.RunCanceled
+	})
+}
+
+func (e *Engine) control(ctx context.Context, id, actor string, ev Event, allowed func(*store.Run) bool) (*store.Run, error) {
+	var run *store.Run
+	err := e.tx(ctx, func(tx store.Tx, fx *effects) error {
+		r, err := tx.RunGet(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("%w: %s", ErrRunNotFound, id)
+		}
+		if err != nil {
+			return err
+		}
+		if !allowed(r) {
+			return fmt.Errorf("%w: run %s is %s", ErrInvalidState, id, r.Status)
+		}
+		if err := e.apply(ctx, tx, fx, id, ev, actor, 0); err != nil {
+			return err
+		}
+		run, err = tx.RunGet(ctx, id)
+		return err
+	})
+	return run, err
+}
+
+func actorName(a string) string {
+	if a == "" {
+		return "user"
+	}
+	return a
+}
+
+// AttemptResult is what a worker reports for an attempt it held.
+type AttemptResult struct {
+	ID     int64
+	Token  string
+	Output any
+	// Err is empty on success.
+	Err          string
+	NonRetryable bool
+	Actor        string
+}
+
+// CompleteAttempt records an attempt's end and everything it unblocks in
+// one transaction. A stale lease token yields store.ErrStaleLease and
+// changes nothing.
+func (e *Engine) CompleteAttempt(ctx context.Context, r *AttemptResult) error {
+	return e.tx(ctx, func(tx store.Tx, fx *effects) error {
+		status := store.AttemptSucceeded
+		if r.Err != "" {
+			status = store.AttemptFailed
+		}
+		a, err := tx.AttemptFinish(ctx, &store.AttemptFinishParams{ID: r.ID, Token: r.Token, Status: status, Error: r.Err, Now: e.now().UTC()})
+		if err != nil {
+			return err
+		}
+		return e.apply(ctx, tx, fx, a.RunID, AttemptDone{
+			Task: a.Task, Index: a.Index, Attempt: a.Number, Output: r.Output, Err: r.Err, NonRetryable: r.NonRetryable,
+		}, r.Actor, 0)
+	})
+}

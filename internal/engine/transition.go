@@ -1,0 +1,157 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/legatohq/legato/internal/store"
+)
+
+// maxDepth bounds nested transitions (child runs notifying parents).
+const maxDepth = 32
+
+// apply loads a run, decides ev and writes the result and its commands in
+// tx. Commands that touch other runs (children, parents, queued runs of
+// the same workflow) apply their events in the same transaction.
+func (e *Engine) apply(ctx context.Context, tx store.Tx, fx *effects, runID string, ev Event, actor string, depth int) error {
+	if depth > maxDepth {
+		return fmt.Errorf("run %s: transitions nested deeper than %d", runID, maxDepth)
+	}
+	run, err := tx.RunGet(ctx, runID)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: %s", ErrRunNotFound, runID)
+	}
+	if err != nil {
+		return err
+	}
+	w, _, err := e.workflow(ctx, tx, run.Namespace, run.Workflow, run.Version)
+	if err != nil {
+		return err
+	}
+	trs, err := tx.TaskRunList(ctx, runID)
+	if err != nil {
+		return err
+	}
+	st := &State{Workflow: w, Run: run, Tasks: make(map[Key]*store.TaskRun, len(trs)), Now: e.now().UTC(), NewID: e.newID, Env: e.env}
+	for _, tr := range trs {
+		st.Tasks[Key{tr.Task, tr.Index}] = tr
+	}
+	d := Decide(st, ev)
+	run.UpdatedAt = st.Now
+	if err := tx.RunUpdate(ctx, run); err != nil {
+		return err
+	}
+	for _, k := range d.Deleted {
+		if err := tx.TaskRunDelete(ctx, runID, k.Task, k.Index); err != nil {
+			return err
+		}
+	}
+	if len(d.Changed) > 0 {
+		if err := tx.TaskRunUpsert(ctx, d.Changed); err != nil {
+			return err
+		}
+	}
+	for _, j := range d.Journal {
+		j.Actor = actor
+	}
+	if err := tx.EventAppend(ctx, d.Journal); err != nil {
+		return err
+	}
+	for _, c := range d.Commands {
+		if err := e.exec(ctx, tx, fx, run, c, actor, depth); err != nil {
+			return fmt.Errorf("run %s: %s: %w", runID, c.commandName(), err)
+		}
+	}
+	return nil
+}
+
+// exec applies one command of a decision about run.
+func (e *Engine) exec(ctx context.Context, tx store.Tx, fx *effects, run *store.Run, c Command, actor string, depth int) error {
+	now := e.now().UTC()
+	switch c := c.(type) {
+	case Enqueue:
+		nb := c.NotBefore
+		if nb.IsZero() {
+			nb = now
+		}
+		fx.enqueued = true
+		return tx.AttemptInsert(ctx, &store.Attempt{
+			RunID: run.ID, Task: c.Task, Index: c.Index, Number: c.Attempt, Namespace: run.Namespace,
+			Workflow: run.Workflow, Queue: c.Queue, Type: c.Type, Params: c.Params, Timeout: c.Timeout,
+			Status: store.AttemptQueued, NotBefore: nb, CreatedAt: now,
+		})
+	case SetTimer:
+		fx.timers = true
+		return tx.TimerSet(ctx, &store.Timer{RunID: run.ID, Task: c.Task, Index: c.Index, Kind: c.Kind, FireAt: c.At})
+	case DeleteTimer:
+		return tx.TimerDelete(ctx, run.ID, c.Task, c.Index, c.Kind)
+	case DeleteRunTimers:
+		return tx.TimerDeleteRun(ctx, run.ID)
+	case CancelAttempts:
+		running, err := tx.AttemptCancel(ctx, run.ID, c.Task, c.Index)
+		for _, a := range running {
+			fx.canceled = append(fx.canceled, a.ID)
+		}
+		return err
+	case StartChild:
+		return e.startChild(ctx, tx, fx, run, c, actor, depth)
+	case CancelChild:
+		return e.apply(ctx, tx, fx, c.RunID, Cancel{Reason: "parent run stopped"}, actor, depth+1)
+	case NotifyParent:
+		return e.apply(ctx, tx, fx, c.ParentRunID, ChildDone{
+			Task: c.Task, Index: c.Index, ChildID: run.ID, Status: c.Status, Outputs: c.Outputs, Err: c.Err,
+		}, actor, depth+1)
+	case RunFinished:
+		return e.releaseSlot(ctx, tx, fx, run, actor, depth)
+	}
+	return fmt.Errorf("unknown command %T", c)
+}
+
+func (e *Engine) startChild(ctx context.Context, tx store.Tx, fx *effects, parent *store.Run, c StartChild, actor string, depth int) error {
+	child := &store.Run{
+		ID: c.RunID, Namespace: c.Namespace, Workflow: c.Workflow, Inputs: c.Inputs,
+		ParentRunID: parent.ID, ParentTask: c.Task, ParentIndex: c.Index, CreatedBy: actor,
+	}
+	if err := e.createRun(ctx, tx, fx, child, 0, actor, depth+1); err != nil {
+		var ie *InputError
+		if !errors.Is(err, ErrWorkflowNotFound) && !errors.As(err, &ie) {
+			return err
+		}
+		return e.apply(ctx, tx, fx, parent.ID, ChildDone{
+			Task: c.Task, Index: c.Index, ChildID: c.RunID, Status: store.RunFailed, Err: err.Error(),
+		}, actor, depth+1)
+	}
+	return nil
+}
+
+// releaseSlot starts the oldest queued run of a workflow with a
+// concurrency limit when one of its runs finished.
+func (e *Engine) releaseSlot(ctx context.Context, tx store.Tx, fx *effects, run *store.Run, actor string, depth int) error {
+	w, _, err := e.workflow(ctx, tx, run.Namespace, run.Workflow, run.Version)
+	if err != nil || w.Concurrency == nil || w.Concurrency.Limit <= 0 {
+		return err
+	}
+	active, err := tx.RunCountActive(ctx, run.Namespace, run.Workflow)
+	if err != nil || active >= w.Concurrency.Limit {
+		return err
+	}
+	next, err := tx.RunNextQueued(ctx, run.Namespace, run.Workflow)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return e.apply(ctx, tx, fx, next.ID, Start{}, actor, depth+1)
+}
+
+func hashOf(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func joinProblems(p []string) string { return strings.Join(p, "; ") }

@@ -1,0 +1,181 @@
+// Package server is the composition root: it wires the store, the engine,
+// the in-process workers and the HTTP API into one `legato server`.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/legatohq/legato/internal/api"
+	"github.com/legatohq/legato/internal/auth"
+	"github.com/legatohq/legato/internal/engine"
+	"github.com/legatohq/legato/internal/spec"
+	"github.com/legatohq/legato/internal/store/sqlite"
+	_ "github.com/legatohq/legato/internal/tasks" // registers the built-in task types
+	"github.com/legatohq/legato/internal/worker"
+)
+
+// Config is the server's configuration; flags and environment variables map
+// to these fields.
+type Config struct {
+	// DataDir holds the SQLite database and the admin token (default ".legato").
+	DataDir string
+	// Addr is the HTTP listen address (default "127.0.0.1:8420").
+	Addr string
+	// Workers is the number of attempts run at once in this process; 0
+	// turns in-process workers off.
+	Workers int
+	// Apply lists workflow files or directories applied at start.
+	Apply []string
+	// Env lists the environment variables expressions may read as `env`.
+	Env []string
+	// Version is the build version.
+	Version string
+	Logger  *slog.Logger
+	// Ready, when set, is called with the bound address once the server
+	// accepts connections.
+	Ready func(addr string)
+}
+
+// Run serves until ctx ends, then shuts down gracefully.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.DataDir == "" {
+		cfg.DataDir = ".legato"
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:8420"
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	unlock, err := lockDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "legato.db"))
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer st.Close()
+
+	tokenPath := filepath.Join(cfg.DataDir, "admin.token")
+	if _, rotated, err := auth.EnsureAdminToken(ctx, st, tokenPath); err != nil {
+		return fmt.Errorf("admin token: %w", err)
+	} else if rotated {
+		log.Warn("admin token file was missing: a new admin token was written", "path", tokenPath)
+	}
+
+	eng := engine.New(st, engine.Options{Logger: log, Env: allowEnv(cfg.Env)})
+	node := fmt.Sprintf("local:%d", os.Getpid())
+	if n, err := eng.ExpireWorker(ctx, "local:"); err != nil {
+		return fmt.Errorf("recover interrupted attempts: %w", err)
+	} else if n > 0 {
+		log.Info("recovered attempts interrupted by the previous stop", "attempts", n)
+	}
+	if err := applyFiles(ctx, eng, cfg.Apply, log); err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           api.New(api.Config{Engine: eng, Store: st, Auth: auth.NewVerifier(st), Logger: log, Version: cfg.Version}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := eng.Run(ctx); err != nil {
+			log.Error("engine stopped", "err", err)
+		}
+	})
+	if cfg.Workers > 0 {
+		w := worker.New(eng, worker.Options{ID: node, Concurrency: cfg.Workers, Logger: log})
+		wg.Go(func() { _ = w.Run(ctx) })
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("legato server ready", "addr", ln.Addr().String(), "data", cfg.DataDir, "token_file", tokenPath, "workers", cfg.Workers)
+	if cfg.Ready != nil {
+		cfg.Ready(ln.Addr().String())
+	}
+
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+		stop()
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if serr := srv.Shutdown(shutdownCtx); serr != nil && err == nil {
+		err = serr
+	}
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// applyFiles applies workflow files (and the files of directories) at start.
+func applyFiles(ctx context.Context, eng *engine.Engine, paths []string, log *slog.Logger) error {
+	files, err := spec.FindFiles(paths)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		w, err := spec.Parse(f, src)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		v, created, err := eng.Apply(ctx, w, string(src), "system:apply")
+		if err != nil {
+			return fmt.Errorf("apply %s: %w", f, err)
+		}
+		if created {
+			log.Info("workflow applied", "workflow", v.Namespace+"/"+v.Name, "version", v.Version, "file", f)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid workflow files:\n%w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// allowEnv reads the allow-listed environment variables.
+func allowEnv(names []string) map[string]string {
+	env := map[string]string{}
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		if v, ok := os.LookupEnv(n); ok && n != "" {
+			env[n] = v
+		}
+	}
+	return env
+}

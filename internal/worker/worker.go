@@ -1,0 +1,286 @@
+// Package worker owns the claim loop: it leases queued attempts, runs them
+// with their task type's executor, keeps their leases alive with heartbeats
+// and reports each result to the engine.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/legatohq/legato/internal/engine"
+	"github.com/legatohq/legato/internal/store"
+	"github.com/legatohq/legato/internal/tasks"
+)
+
+// Options configure a Worker.
+type Options struct {
+	// ID names the worker in leases; in-process workers use "local:<node>".
+	ID string
+	// Queues the worker claims from (default: "default").
+	Queues []string
+	// Concurrency is the number of attempts run at once (default 8).
+	Concurrency int
+	// LeaseFor is the lease length; heartbeats renew it every third of it
+	// (default 30s).
+	LeaseFor time.Duration
+	// Poll is the safety-net interval between claims when no wake-up
+	// arrives (default 1s).
+	Poll   time.Duration
+	Logger *slog.Logger
+}
+
+// Worker runs attempts in this process.
+type Worker struct {
+	e    *engine.Engine
+	st   store.Store
+	o    Options
+	log  *slog.Logger
+	wake chan struct{}
+	logs *logBuffer
+
+	mu      sync.Mutex
+	running map[int64]*inflight
+}
+
+type inflight struct {
+	a      *store.Attempt
+	cancel context.CancelCauseFunc
+}
+
+// errCanceledByRun is the cause given to an attempt's context when its run
+// asked it to stop.
+var errCanceledByRun = errors.New("canceled: the run was canceled or timed out")
+
+// errLeaseLost is the cause when the lease could not be renewed.
+var errLeaseLost = errors.New("lease lost")
+
+// New makes a worker that completes attempts through e.
+func New(e *engine.Engine, o Options) *Worker {
+	if len(o.Queues) == 0 {
+		o.Queues = []string{"default"}
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 8
+	}
+	if o.LeaseFor <= 0 {
+		o.LeaseFor = 30 * time.Second
+	}
+	if o.Poll <= 0 {
+		o.Poll = time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	w := &Worker{e: e, st: e.Store(), o: o, log: o.Logger, wake: make(chan struct{}, 1), running: map[int64]*inflight{}}
+	w.logs = newLogBuffer(w.st, w.log)
+	e.OnEnqueue(w.Wake)
+	e.OnCancel(w.cancel)
+	return w
+}
+
+// Wake makes the worker look for work now.
+func (w *Worker) Wake() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (w *Worker) cancel(ids []int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, id := range ids {
+		if f := w.running[id]; f != nil {
+			f.cancel(errCanceledByRun)
+		}
+	}
+}
+
+// Run claims and executes attempts until ctx ends, then waits for the
+// attempts in flight to return (their contexts are canceled).
+func (w *Worker) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { w.heartbeats(ctx) })
+	wg.Go(func() { w.logs.run(ctx) })
+	sem := make(chan struct{}, w.o.Concurrency)
+	for {
+		free := w.o.Concurrency - len(sem)
+		var claimed []*store.Attempt
+		if free > 0 {
+			var err error
+			claimed, err = w.claim(ctx, free)
+			if err != nil && ctx.Err() == nil {
+				w.log.Error("claim attempts", "err", err)
+			}
+		}
+		for _, a := range claimed {
+			sem <- struct{}{}
+			actx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+			w.mu.Lock()
+			w.running[a.ID] = &inflight{a: a, cancel: cancel}
+			w.mu.Unlock()
+			stop := context.AfterFunc(ctx, func() { cancel(context.Canceled) })
+			wg.Go(func() {
+				defer func() { <-sem; w.Wake() }()
+				defer stop()
+				w.execute(actx, a)
+				w.mu.Lock()
+				delete(w.running, a.ID)
+				w.mu.Unlock()
+				cancel(nil)
+			})
+		}
+		if len(claimed) == free && free > 0 {
+			continue // there may be more
+		}
+		wait := w.o.Poll
+		if next := w.nextDue(ctx); !next.IsZero() {
+			if d := time.Until(next); d < wait {
+				wait = max(d, time.Millisecond)
+			}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-w.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+func (w *Worker) claim(ctx context.Context, n int) ([]*store.Attempt, error) {
+	var out []*store.Attempt
+	err := w.st.Tx(ctx, func(tx store.Tx) error {
+		var err error
+		out, err = tx.AttemptClaim(ctx, &store.AttemptClaimParams{
+			Queues: w.o.Queues, WorkerID: w.o.ID, Limit: n, Now: w.e.Now().UTC(), LeaseFor: w.o.LeaseFor,
+		})
+		return err
+	})
+	return out, err
+}
+
+func (w *Worker) nextDue(ctx context.Context) time.Time {
+	var at time.Time
+	_ = w.st.View(ctx, func(tx store.Tx) error {
+		var err error
+		at, err = tx.AttemptNextDue(ctx, w.o.Queues)
+		return err
+	})
+	return at
+}
+
+// execute runs one attempt and reports its result.
+func (w *Worker) execute(ctx context.Context, a *store.Attempt) {
+	res := &engine.AttemptResult{ID: a.ID, Token: a.LeaseToken, Actor: "worker:" + w.o.ID}
+	out, err := w.invoke(ctx, a)
+	w.logs.flush(context.WithoutCancel(ctx))
+	if err != nil && ctx.Err() != nil {
+		// Nobody waits for this result: the run stopped, the lease is
+		// gone, or the process is shutting down (the lease will expire and
+		// the attempt will be retried).
+		w.log.Info("attempt stopped", "attempt", a.ID, "run", a.RunID, "task", a.Task, "cause", context.Cause(ctx))
+		return
+	}
+	res.Output = out
+	if err != nil {
+		res.Err = err.Error()
+		res.NonRetryable = tasks.IsNonRetryable(err)
+	}
+	if err := w.e.CompleteAttempt(context.WithoutCancel(ctx), res); err != nil {
+		if errors.Is(err, store.ErrStaleLease) {
+			w.log.Info("attempt result refused: lease no longer held", "attempt", a.ID, "run", a.RunID, "task", a.Task)
+			return
+		}
+		w.log.Error("complete attempt", "attempt", a.ID, "run", a.RunID, "task", a.Task, "err", err)
+	}
+}
+
+// invoke calls the task type's executor with the attempt's timeout,
+// turning panics into non-retryable errors.
+func (w *Worker) invoke(ctx context.Context, a *store.Attempt) (out any, err error) {
+	typ, ok := tasks.Lookup(a.Type)
+	if !ok || typ.Executor == nil {
+		return nil, tasks.NonRetryable(fmt.Errorf("no executor for task type %q", a.Type))
+	}
+	var errTimeout error
+	if a.Timeout > 0 {
+		var cancel context.CancelFunc
+		errTimeout = fmt.Errorf("timed out after %s", a.Timeout)
+		ctx, cancel = context.WithTimeoutCause(ctx, a.Timeout, errTimeout)
+		defer cancel()
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			w.log.Error("task panicked", "type", a.Type, "panic", r, "stack", string(debug.Stack()))
+			out, err = nil, tasks.NonRetryable(fmt.Errorf("task type %s panicked: %v", a.Type, r))
+		}
+	}()
+	req := &tasks.Request{
+		RunID: a.RunID, TaskID: a.Task, Index: a.Index, Attempt: a.Number, IdempotencyKey: a.IdempotencyKey(),
+		Type: a.Type, Params: a.Params, Timeout: a.Timeout, Log: w.logs.sink(a),
+	}
+	out, err = typ.Executor.Execute(ctx, req)
+	if err != nil && errTimeout != nil && errors.Is(context.Cause(ctx), errTimeout) {
+		err = fmt.Errorf("%w (%v)", errTimeout, err)
+	}
+	return out, err
+}
+
+// heartbeats renews the leases of the attempts in flight every third of
+// the lease, in one transaction, and stops those whose run asked them to.
+func (w *Worker) heartbeats(ctx context.Context) {
+	t := time.NewTicker(w.o.LeaseFor / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		w.mu.Lock()
+		held := make([]*inflight, 0, len(w.running))
+		for _, f := range w.running {
+			held = append(held, f)
+		}
+		w.mu.Unlock()
+		if len(held) == 0 {
+			continue
+		}
+		until := w.e.Now().UTC().Add(w.o.LeaseFor)
+		stop := map[*inflight]error{}
+		err := w.st.Tx(ctx, func(tx store.Tx) error {
+			clear(stop)
+			for _, f := range held {
+				cancel, err := tx.AttemptHeartbeat(ctx, f.a.ID, f.a.LeaseToken, until)
+				switch {
+				case errors.Is(err, store.ErrStaleLease):
+					stop[f] = errLeaseLost
+				case err != nil:
+					return err
+				case cancel:
+					stop[f] = errCanceledByRun
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				w.log.Error("heartbeat", "err", err)
+			}
+			continue
+		}
+		for f, cause := range stop {
+			f.cancel(cause)
+		}
+	}
+}
