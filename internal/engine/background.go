@@ -72,13 +72,14 @@ func (e *Engine) ExpireWorker(ctx context.Context, prefix string) (int, error) {
 		if len(a.WorkerID) < len(prefix) || a.WorkerID[:len(prefix)] != prefix {
 			continue
 		}
-		ok, err := e.expireOne(ctx, a, "interrupted: the server stopped while the attempt ran", true)
+		err := e.release(ctx, a.ID, a.LeaseToken, "interrupted: the server stopped while the attempt ran", "system:recovery")
+		if errors.Is(err, store.ErrStaleLease) {
+			continue // finished meanwhile
+		}
 		if err != nil {
 			return n, err
 		}
-		if ok {
-			n++
-		}
+		n++
 	}
 	return n, nil
 }
@@ -97,7 +98,7 @@ func (e *Engine) expire(ctx context.Context, match func(*store.Attempt) bool, ms
 		if !match(a) {
 			continue
 		}
-		ok, err := e.expireOne(ctx, a, msg, false)
+		ok, err := e.expireOne(ctx, a, msg)
 		if err != nil {
 			return n, err
 		}
@@ -108,12 +109,12 @@ func (e *Engine) expire(ctx context.Context, match func(*store.Attempt) bool, ms
 	return n, nil
 }
 
-func (e *Engine) expireOne(ctx context.Context, a *store.Attempt, msg string, interrupted bool) (bool, error) {
+func (e *Engine) expireOne(ctx context.Context, a *store.Attempt, msg string) (bool, error) {
 	err := e.tx(ctx, func(tx store.Tx, fx *effects) error {
 		if err := tx.AttemptExpire(ctx, a.ID, a.LeaseToken, e.now().UTC(), msg); err != nil {
 			return err
 		}
-		return e.apply(ctx, tx, fx, a.RunID, AttemptDone{Task: a.Task, Index: a.Index, Attempt: a.Number, Err: msg, Interrupted: interrupted}, "system:reaper", 0)
+		return e.apply(ctx, tx, fx, a.RunID, AttemptDone{Task: a.Task, Index: a.Index, Attempt: a.Number, Err: msg}, "system:reaper", 0)
 	})
 	if errors.Is(err, store.ErrStaleLease) {
 		return false, nil // completed or expired meanwhile

@@ -91,10 +91,18 @@ func (e *Engine) Now() time.Time { return e.now() }
 
 // OnEnqueue registers f to be called after a commit that queued attempts
 // (in-process workers wake on it instead of polling).
-func (e *Engine) OnEnqueue(f func()) { e.notifyMu.Lock(); e.onEnqueue = append(e.onEnqueue, f); e.notifyMu.Unlock() }
+func (e *Engine) OnEnqueue(f func()) {
+	e.notifyMu.Lock()
+	e.onEnqueue = append(e.onEnqueue, f)
+	e.notifyMu.Unlock()
+}
 
 // OnTimer registers f to be called after a commit that set a timer.
-func (e *Engine) OnTimer(f func()) { e.notifyMu.Lock(); e.onTimer = append(e.onTimer, f); e.notifyMu.Unlock() }
+func (e *Engine) OnTimer(f func()) {
+	e.notifyMu.Lock()
+	e.onTimer = append(e.onTimer, f)
+	e.notifyMu.Unlock()
+}
 
 // OnCancel registers f to be told which running attempts were asked to stop.
 func (e *Engine) OnCancel(f func([]int64)) {

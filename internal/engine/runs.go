@@ -128,7 +128,10 @@ type AttemptResult struct {
 	// Err is empty on success.
 	Err          string
 	NonRetryable bool
-	Actor        string
+	// Canceled acknowledges a cancel the run asked for: the attempt stopped
+	// and nothing waits for its result.
+	Canceled bool
+	Actor    string
 }
 
 // CompleteAttempt records an attempt's end and everything it unblocks in
@@ -137,15 +140,41 @@ type AttemptResult struct {
 func (e *Engine) CompleteAttempt(ctx context.Context, r *AttemptResult) error {
 	return e.tx(ctx, func(tx store.Tx, fx *effects) error {
 		status := store.AttemptSucceeded
-		if r.Err != "" {
+		switch {
+		case r.Canceled:
+			status = store.AttemptCanceled
+		case r.Err != "":
 			status = store.AttemptFailed
 		}
 		a, err := tx.AttemptFinish(ctx, &store.AttemptFinishParams{ID: r.ID, Token: r.Token, Status: status, Error: r.Err, Now: e.now().UTC()})
 		if err != nil {
 			return err
 		}
+		if r.Canceled {
+			return nil // the run decided when it asked for the cancel
+		}
 		return e.apply(ctx, tx, fx, a.RunID, AttemptDone{
 			Task: a.Task, Index: a.Index, Attempt: a.Number, Output: r.Output, Err: r.Err, NonRetryable: r.NonRetryable,
 		}, r.Actor, 0)
+	})
+}
+
+// InterruptAttempt gives back an attempt its worker stopped without a
+// result (the worker is shutting down): a new attempt is queued at once,
+// whatever the retry policy. A stale token yields store.ErrStaleLease.
+func (e *Engine) InterruptAttempt(ctx context.Context, id int64, token, actor string) error {
+	return e.release(ctx, id, token, "interrupted: the worker stopped while the attempt ran", actor)
+}
+
+func (e *Engine) release(ctx context.Context, id int64, token, msg, actor string) error {
+	return e.tx(ctx, func(tx store.Tx, fx *effects) error {
+		a, err := tx.AttemptGet(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := tx.AttemptRelease(ctx, id, token, e.now().UTC(), msg); err != nil {
+			return err
+		}
+		return e.apply(ctx, tx, fx, a.RunID, AttemptDone{Task: a.Task, Index: a.Index, Attempt: a.Number, Err: msg, Interrupted: true}, actor, 0)
 	})
 }

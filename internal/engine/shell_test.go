@@ -259,3 +259,45 @@ func TestShellRefusesStaleLeases(t *testing.T) {
 	require.Equal(t, store.RunFailed, r.Status)
 	require.Contains(t, r.Error, "lease expired")
 }
+
+func TestShellRecoversAttemptsOfAStoppedProcess(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 0) // no worker: the test claims by hand
+	b.apply(t, "name: one\ntasks: [{id: a, type: noop}]\n")
+	run := b.start(t, "one", nil)
+	claim := func(worker string) *store.Attempt {
+		var got []*store.Attempt
+		require.NoError(t, b.st.Tx(b.ctx, func(tx store.Tx) error {
+			var err error
+			got, err = tx.AttemptClaim(b.ctx, &store.AttemptClaimParams{Queues: []string{"default"}, WorkerID: worker, Limit: 1, Now: time.Now().UTC(), LeaseFor: time.Hour})
+			return err
+		}))
+		require.Len(t, got, 1)
+		return got[0]
+	}
+	first := claim("local:1")
+	// Another worker's attempts are not this process's to recover.
+	n, err := b.eng.ExpireWorker(b.ctx, "remote:")
+	require.NoError(t, err)
+	require.Zero(t, n)
+	// The lease still runs for an hour: recovery does not wait for it.
+	n, err = b.eng.ExpireWorker(b.ctx, "local:")
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	err = b.eng.CompleteAttempt(b.ctx, &engine.AttemptResult{ID: first.ID, Token: first.LeaseToken})
+	require.ErrorIs(t, err, store.ErrStaleLease, "the old process's result is refused")
+
+	// An interruption is not the task's fault: a new attempt runs although
+	// the task has no retry policy.
+	second := claim("local:2")
+	require.Equal(t, 2, second.Number)
+	require.NoError(t, b.eng.InterruptAttempt(b.ctx, second.ID, second.LeaseToken, "test"))
+	require.ErrorIs(t, b.eng.InterruptAttempt(b.ctx, second.ID, second.LeaseToken, "test"), store.ErrStaleLease)
+	third := claim("w")
+	require.Equal(t, 3, third.Number)
+	require.NoError(t, b.eng.CompleteAttempt(b.ctx, &engine.AttemptResult{ID: third.ID, Token: third.LeaseToken, Output: "done"}))
+	r, trs := b.wait(t, run.ID)
+	require.Equal(t, store.RunSucceeded, r.Status, r.Error)
+	require.Equal(t, 3, trs["a"].Attempts)
+	require.Equal(t, "done", trs["a"].Output)
+}

@@ -87,7 +87,9 @@ type Tx interface {
 	AttemptHeartbeat(ctx context.Context, id int64, token string, until time.Time) (cancel bool, err error)
 	// AttemptFinish moves a running attempt held with token to status
 	// (succeeded or failed) with errMsg; ErrStaleLease when the token no
-	// longer holds it. It returns the attempt as it was claimed.
+	// longer holds it. Status canceled is the worker acknowledging a
+	// requested cancel: it is the one finish a cancel-requested attempt
+	// accepts. It returns the finished attempt.
 	AttemptFinish(ctx context.Context, p *AttemptFinishParams) (*Attempt, error)
 	// AttemptCancel cancels the run's queued attempts of one task run (all of
 	// the run's when task is empty) and flags its running ones with
@@ -99,6 +101,12 @@ type Tx interface {
 	// AttemptExpire marks an expired running attempt failed with errMsg if
 	// it is still held with token; ErrStaleLease otherwise.
 	AttemptExpire(ctx context.Context, id int64, token string, now time.Time, errMsg string) error
+	// AttemptRelease marks a running attempt held with token failed with
+	// errMsg whatever its lease: its holder is known to have stopped (a
+	// worker shutting down, or an embedded server restarting finds the
+	// attempts of its previous process). ErrStaleLease when the token no
+	// longer holds it.
+	AttemptRelease(ctx context.Context, id int64, token string, now time.Time, errMsg string) error
 	// AttemptNextDue returns the earliest NotBefore among queued attempts of
 	// the queues (zero when none), so a worker knows when to look again.
 	AttemptNextDue(ctx context.Context, queues []string) (time.Time, error)

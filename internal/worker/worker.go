@@ -185,10 +185,7 @@ func (w *Worker) execute(ctx context.Context, a *store.Attempt) {
 	out, err := w.invoke(ctx, a)
 	w.logs.flush(context.WithoutCancel(ctx))
 	if err != nil && ctx.Err() != nil {
-		// Nobody waits for this result: the run stopped, the lease is
-		// gone, or the process is shutting down (the lease will expire and
-		// the attempt will be retried).
-		w.log.Info("attempt stopped", "attempt", a.ID, "run", a.RunID, "task", a.Task, "cause", context.Cause(ctx))
+		w.stopped(ctx, a, res)
 		return
 	}
 	res.Output = out
@@ -202,6 +199,29 @@ func (w *Worker) execute(ctx context.Context, a *store.Attempt) {
 			return
 		}
 		w.log.Error("complete attempt", "attempt", a.ID, "run", a.RunID, "task", a.Task, "err", err)
+	}
+}
+
+// stopped reports an attempt cut short by its context: a cancel the run
+// asked for is acknowledged, an attempt interrupted by the worker's own
+// shutdown is given back for a new attempt, and a lost lease is left to
+// whoever holds the attempt now.
+func (w *Worker) stopped(ctx context.Context, a *store.Attempt, res *engine.AttemptResult) {
+	cause := context.Cause(ctx)
+	w.log.Info("attempt stopped", "attempt", a.ID, "run", a.RunID, "task", a.Task, "cause", cause)
+	bg := context.WithoutCancel(ctx)
+	var err error
+	switch {
+	case errors.Is(cause, errLeaseLost):
+		return
+	case errors.Is(cause, errCanceledByRun):
+		res.Canceled, res.Err = true, cause.Error()
+		err = w.e.CompleteAttempt(bg, res)
+	default:
+		err = w.e.InterruptAttempt(bg, a.ID, a.LeaseToken, res.Actor)
+	}
+	if err != nil && !errors.Is(err, store.ErrStaleLease) {
+		w.log.Error("report stopped attempt", "attempt", a.ID, "run", a.RunID, "task", a.Task, "err", err)
 	}
 }
 

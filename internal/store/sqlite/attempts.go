@@ -27,13 +27,15 @@ var (
 		WHERE id = ? AND lease_token = ? AND status = 'running'
 		RETURNING cancel_requested`)
 	qAttemptFinish = prep(`UPDATE attempts SET status = ?, error = ?, finished_at = ?
-		WHERE id = ? AND lease_token = ? AND status = 'running' AND NOT cancel_requested
+		WHERE id = ? AND lease_token = ? AND status = 'running' AND (NOT cancel_requested OR ?1 = 'canceled')
 		RETURNING ` + attemptCols)
 	qAttemptListExpired = prep(`SELECT ` + attemptCols + ` FROM attempts
 		WHERE status = 'running' AND lease_expires_at < ?
 		ORDER BY lease_expires_at, id LIMIT ?`)
 	qAttemptExpire = prep(`UPDATE attempts SET status = 'failed', error = ?, finished_at = ?
 		WHERE id = ? AND lease_token = ? AND status = 'running' AND lease_expires_at < ?`)
+	qAttemptRelease = prep(`UPDATE attempts SET status = 'failed', error = ?, finished_at = ?
+		WHERE id = ? AND lease_token = ? AND status = 'running'`)
 	qAttemptCancelQueuedRun = prep(`UPDATE attempts SET status = 'canceled', finished_at = ?
 		WHERE run_id = ? AND status = 'queued'`)
 	qAttemptCancelQueuedTask = prep(`UPDATE attempts SET status = 'canceled', finished_at = ?
@@ -187,8 +189,8 @@ func (t *tx) AttemptHeartbeat(ctx context.Context, id int64, token string, until
 
 // AttemptFinish returns the attempt as it is once finished.
 func (t *tx) AttemptFinish(ctx context.Context, p *store.AttemptFinishParams) (*store.Attempt, error) {
-	if p.Status != store.AttemptSucceeded && p.Status != store.AttemptFailed {
-		return nil, fmt.Errorf("sqlite: attempt %d finish: status %q is not succeeded or failed", p.ID, p.Status)
+	if p.Status != store.AttemptSucceeded && p.Status != store.AttemptFailed && p.Status != store.AttemptCanceled {
+		return nil, fmt.Errorf("sqlite: attempt %d finish: status %q is not succeeded, failed or canceled", p.ID, p.Status)
 	}
 	a, err := scanAttempt(t.queryRow(ctx, qAttemptFinish, p.Status, p.Error, toMicros(p.Now), p.ID, p.Token))
 	if err = interpretError(err); err != nil {
@@ -245,6 +247,20 @@ func (t *tx) AttemptExpire(ctx context.Context, id int64, token string, now time
 			err = store.ErrStaleLease
 		}
 		return fmt.Errorf("sqlite: attempt %d expire: %w", id, err)
+	}
+	return nil
+}
+
+func (t *tx) AttemptRelease(ctx context.Context, id int64, token string, now time.Time, errMsg string) error {
+	res, err := t.exec(ctx, qAttemptRelease, errMsg, toMicros(now), id, token)
+	if err == nil {
+		err = mustAffect(res)
+	}
+	if err = interpretError(err); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			err = store.ErrStaleLease
+		}
+		return fmt.Errorf("sqlite: attempt %d release: %w", id, err)
 	}
 	return nil
 }

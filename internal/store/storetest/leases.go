@@ -176,6 +176,45 @@ func testLeases(t *testing.T, open func(t *testing.T) store.Store) {
 			require.NoError(t, tx.AttemptExpire(ctx, rb.ID, rb.LeaseToken, at(time.Hour), "canceled"))
 		})
 		require.Equal(t, store.AttemptFailed, getAttempt(t, s, rb.ID).Status)
+
+		// The worker acknowledges a requested cancel: the one finish a
+		// cancel-requested attempt takes, and only with its token.
+		_, err = finish(s, t, ra.ID, "stale", store.AttemptCanceled)
+		require.ErrorIs(t, err, store.ErrStaleLease)
+		got, err := finish(s, t, ra.ID, ra.LeaseToken, store.AttemptCanceled)
+		require.NoError(t, err)
+		require.Equal(t, store.AttemptCanceled, got.Status)
+		require.Equal(t, at(time.Hour), got.FinishedAt)
+		require.Equal(t, store.AttemptCanceled, getAttempt(t, s, ra.ID).Status)
+		_, err = finish(s, t, ra.ID, ra.LeaseToken, store.AttemptCanceled)
+		require.ErrorIs(t, err, store.ErrStaleLease, "finished once")
+	})
+
+	t.Run("Release", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := t.Context()
+		insertRuns(t, s, "r1")
+		as := leased(t, s, "a", "b") // leases end at 1m1s
+		a, b := as[0], as[1]
+		_, err := finish(s, t, b.ID, b.LeaseToken, store.AttemptSucceeded)
+		require.NoError(t, err)
+		release := func(id int64, token string) error {
+			return s.Tx(ctx, func(tx store.Tx) error {
+				return tx.AttemptRelease(ctx, id, token, at(2*time.Second), "interrupted")
+			})
+		}
+		require.ErrorIs(t, release(a.ID, "stale"), store.ErrStaleLease)
+		require.ErrorIs(t, release(b.ID, b.LeaseToken), store.ErrStaleLease, "b already finished")
+		// a's lease still runs: release takes it all the same.
+		require.NoError(t, release(a.ID, a.LeaseToken))
+		got := getAttempt(t, s, a.ID)
+		require.Equal(t, store.AttemptFailed, got.Status)
+		require.Equal(t, "interrupted", got.Error)
+		require.Equal(t, at(2*time.Second), got.FinishedAt)
+		require.ErrorIs(t, release(a.ID, a.LeaseToken), store.ErrStaleLease, "released once")
+		_, err = finish(s, t, a.ID, a.LeaseToken, store.AttemptSucceeded)
+		require.ErrorIs(t, err, store.ErrStaleLease, "the late worker loses")
 	})
 
 	t.Run("Expire", func(t *testing.T) {

@@ -13,7 +13,8 @@
 //     current time; AttemptInsert sets a zero Status to queued and a zero
 //     NotBefore to CreatedAt;
 //   - AttemptFinish returns the finished attempt (its new status, error and
-//     FinishedAt) and accepts only succeeded or failed;
+//     FinishedAt) and accepts succeeded, failed, or canceled (the only one a
+//     cancel-requested attempt takes);
 //   - a lease holds while the attempt is running with that token and no
 //     cancel was requested; an expired lease still holds until
 //     AttemptExpire takes it (exactly one of the worker's finish and the
