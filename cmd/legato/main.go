@@ -99,7 +99,7 @@ func (a *app) rootCmd() *cobra.Command {
 	pf.StringVarP(&a.output, "output", "o", "text", "output format of read commands: text or json")
 
 	root.AddCommand(
-		newServerCmd(),
+		a.serverCmd(),
 		a.validateCmd(),
 		a.applyCmd(),
 		a.runCmd(),

@@ -453,9 +453,6 @@ func TestValidate(t *testing.T) {
 	require.Contains(t, r.err, "missing.yaml")
 
 	t.Run("spec errors with positions", func(t *testing.T) {
-		if !specParser {
-			t.Skip("internal/spec.ParseFile is not written yet: validate only checks YAML syntax and the name (cmd/legato/parse_fallback.go)")
-		}
 		f := filepath.Join(dir, "unknown.yaml")
 		writeFile(t, f, "name: x\ntasks:\n  - id: a\n    type: noop\n    colour: red\n")
 		r := runCLI("validate", f)

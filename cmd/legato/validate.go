@@ -10,6 +10,13 @@ import (
 	"github.com/legatohq/legato/internal/spec"
 )
 
+// parseWorkflowFile parses and checks one workflow file the way the server
+// does (a variable so tests can stand in for it).
+var parseWorkflowFile = func(path string) error {
+	_, err := spec.ParseFile(path)
+	return err
+}
+
 // errInvalidFiles ends validate and apply after the file errors were
 // printed.
 var errInvalidFiles = errors.New("invalid workflow files")

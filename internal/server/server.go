@@ -133,6 +133,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
+	if err == nil {
+		log.Info("legato server stopped")
+	}
 	return err
 }
 

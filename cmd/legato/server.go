@@ -1,0 +1,94 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/legatohq/legato/internal/server"
+)
+
+func (a *app) serverCmd() *cobra.Command {
+	var (
+		addr      string
+		workers   int
+		apply     []string
+		env       []string
+		logFormat string
+		logLevel  string
+	)
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the API, scheduler and in-process workers",
+		Long: `Server runs Legato: the HTTP API, the scheduler (timers, leases) and
+in-process workers, on an embedded SQLite database in the data directory.
+On first start it writes an admin API token to DIR/admin.token (mode 0600).
+SIGINT or SIGTERM stops it gracefully: attempts in flight are stopped and
+queued again, to run on the next start.`,
+		Example: "  legato server --apply examples\n  legato server --data /var/lib/legato --addr 0.0.0.0:8420 --env INVENTORY_URL",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := newLogger(a.stderr, logFormat, logLevel)
+			if err != nil {
+				return err
+			}
+			if workers < 0 {
+				return usageErrorf("--workers must be 0 or more, not %d", workers)
+			}
+			return server.Run(cmd.Context(), server.Config{
+				DataDir: a.data, Addr: addr, Workers: workers, Apply: apply, Env: env,
+				Version: versionString(), Logger: log,
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&addr, "addr", envOr("LEGATO_ADDR", "127.0.0.1:8420"), "HTTP listen address (env LEGATO_ADDR)")
+	f.IntVar(&workers, "workers", envInt("LEGATO_WORKERS", 8), "attempts run at once by in-process workers; 0 turns them off (env LEGATO_WORKERS)")
+	f.StringArrayVar(&apply, "apply", nil, "workflow file or directory to apply at start (repeatable)")
+	f.StringSliceVar(&env, "env", envList("LEGATO_ENV"), "environment variables expressions may read as env.NAME (repeatable or comma-separated; env LEGATO_ENV)")
+	f.StringVar(&logFormat, "log-format", envOr("LEGATO_LOG_FORMAT", "text"), "log format: text or json (env LEGATO_LOG_FORMAT)")
+	f.StringVar(&logLevel, "log-level", envOr("LEGATO_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env LEGATO_LOG_LEVEL)")
+	return cmd
+}
+
+// newLogger builds the server's structured logger.
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageErrorf("--log-level must be debug, info, warn or error, not %q", level)
+	}
+	o := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, o)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, o)), nil
+	}
+	return nil, usageErrorf("--log-format must be text or json, not %q", format)
+}
+
+func envInt(key string, def int) int {
+	if v, err := strconv.Atoi(strings.TrimSpace(envOr(key, ""))); err == nil {
+		return v
+	}
+	return def
+}
+
+func envList(key string) []string {
+	v := envOr(key, "")
+	if v == "" {
+		return nil
+	}
+	return strings.Split(v, ",")
+}
+
+// noArgs refuses positional arguments with a usage error.
+func noArgs(_ *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageErrorf("unexpected argument %q", args[0])
+	}
+	return nil
+}
