@@ -61,6 +61,7 @@ type Engine struct {
 	onEnqueue []func()
 	onTimer   []func()
 	onCancel  []func(attemptIDs []int64)
+	onFinish  []func(runIDs []string)
 }
 
 type specKey struct {
@@ -108,6 +109,14 @@ func (e *Engine) OnTimer(f func()) {
 func (e *Engine) OnCancel(f func([]int64)) {
 	e.notifyMu.Lock()
 	e.onCancel = append(e.onCancel, f)
+	e.notifyMu.Unlock()
+}
+
+// OnRunFinished registers f to be told which runs reached a final status
+// in a commit (waiters wake on it instead of polling).
+func (e *Engine) OnRunFinished(f func(runIDs []string)) {
+	e.notifyMu.Lock()
+	e.onFinish = append(e.onFinish, f)
 	e.notifyMu.Unlock()
 }
 
@@ -168,6 +177,7 @@ type effects struct {
 	enqueued bool
 	timers   bool
 	canceled []int64
+	finished []string
 }
 
 func (e *Engine) announce(fx *effects) {
@@ -186,6 +196,11 @@ func (e *Engine) announce(fx *effects) {
 	if len(fx.canceled) > 0 {
 		for _, f := range e.onCancel {
 			f(fx.canceled)
+		}
+	}
+	if len(fx.finished) > 0 {
+		for _, f := range e.onFinish {
+			f(fx.finished)
 		}
 	}
 }

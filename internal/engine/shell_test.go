@@ -25,7 +25,7 @@ type testBundle struct {
 	ctx context.Context
 }
 
-func setup(t *testing.T, workers int) *testBundle {
+func setup(t testing.TB, workers int) *testBundle {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "legato.db"))
@@ -49,7 +49,7 @@ func setup(t *testing.T, workers int) *testBundle {
 	return &testBundle{eng: eng, st: st, ctx: ctx}
 }
 
-func (b *testBundle) apply(t *testing.T, src string) {
+func (b *testBundle) apply(t testing.TB, src string) {
 	t.Helper()
 	w, err := spec.Parse("test.yaml", []byte(src))
 	require.NoError(t, err)
@@ -57,7 +57,7 @@ func (b *testBundle) apply(t *testing.T, src string) {
 	require.NoError(t, err)
 }
 
-func (b *testBundle) start(t *testing.T, name string, inputs map[string]any) *store.Run {
+func (b *testBundle) start(t testing.TB, name string, inputs map[string]any) *store.Run {
 	t.Helper()
 	r, err := b.eng.StartRun(b.ctx, &engine.StartRunParams{Workflow: name, Inputs: inputs, Actor: "test"})
 	require.NoError(t, err)

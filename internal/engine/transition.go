@@ -106,6 +106,7 @@ func (e *Engine) exec(ctx context.Context, tx store.Tx, fx *effects, run *store.
 			Task: c.Task, Index: c.Index, ChildID: run.ID, Status: c.Status, Outputs: c.Outputs, Err: c.Err,
 		}, actor, depth+1)
 	case RunFinished:
+		fx.finished = append(fx.finished, run.ID)
 		return e.releaseSlot(ctx, tx, fx, run, actor, depth)
 	}
 	return fmt.Errorf("unknown command %T", c)
