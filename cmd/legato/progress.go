@@ -58,14 +58,17 @@ func newLineProgress(w io.Writer) *lineProgress {
 }
 
 func (p *lineProgress) update(r *client.Run) {
-	if r.Status != p.status && !(p.status == "" && r.Status == client.StatusQueued) {
-		at := r.StartedAt
-		if r.Final() {
-			at = r.FinishedAt
-		}
-		p.printf(at, "run %s %s", r.ID, r.Status)
+	// The run's final status comes after the task changes that led to it.
+	changed := r.Status != p.status && !(p.status == "" && r.Status == client.StatusQueued)
+	if changed && !r.Final() {
+		p.printf(r.StartedAt, "run %s %s", r.ID, r.Status)
 	}
 	p.status = r.Status
+	defer func() {
+		if changed && r.Final() {
+			p.printf(r.FinishedAt, "run %s %s", r.ID, r.Status)
+		}
+	}()
 	for _, t := range r.Tasks {
 		name := t.Name()
 		old, seen := p.tasks[name]
