@@ -62,6 +62,8 @@ type Engine struct {
 	onTimer   []func()
 	onCancel  []func(attemptIDs []int64)
 	onFinish  []func(runIDs []string)
+	// work is closed and replaced when attempts are queued (WorkSignal).
+	work chan struct{}
 }
 
 type specKey struct {
@@ -184,6 +186,10 @@ func (e *Engine) announce(fx *effects) {
 	e.notifyMu.Lock()
 	defer e.notifyMu.Unlock()
 	if fx.enqueued {
+		if e.work != nil {
+			close(e.work)
+			e.work = nil
+		}
 		for _, f := range e.onEnqueue {
 			f()
 		}

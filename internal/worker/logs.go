@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/legatohq/legato/internal/engine"
 	"github.com/legatohq/legato/internal/store"
 	"github.com/legatohq/legato/internal/tasks"
 )
@@ -16,7 +17,7 @@ const logFlushEvery = 200 * time.Millisecond
 // logBuffer gathers the log lines of every attempt in flight and writes
 // them in one transaction per flush, so a chatty task costs few commits.
 type logBuffer struct {
-	st  store.Store
+	e   *engine.Engine
 	log *slog.Logger
 
 	mu    sync.Mutex
@@ -25,8 +26,8 @@ type logBuffer struct {
 	write sync.Mutex
 }
 
-func newLogBuffer(st store.Store, log *slog.Logger) *logBuffer {
-	return &logBuffer{st: st, log: log}
+func newLogBuffer(e *engine.Engine, log *slog.Logger) *logBuffer {
+	return &logBuffer{e: e, log: log}
 }
 
 // sink returns the LogFunc of one attempt.
@@ -51,8 +52,8 @@ func (b *logBuffer) flush(ctx context.Context) {
 	if len(lines) == 0 {
 		return
 	}
-	if err := b.st.Tx(ctx, func(tx store.Tx) error { return tx.LogAppend(ctx, lines) }); err != nil {
-		b.log.Error("write task logs", "lines", len(lines), "err", err)
+	if err := b.e.AppendLogs(ctx, lines); err != nil {
+		b.log.Error("write task logs", "err", err)
 	}
 }
 

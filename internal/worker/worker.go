@@ -37,7 +37,6 @@ type Options struct {
 // Worker runs attempts in this process.
 type Worker struct {
 	e    *engine.Engine
-	st   store.Store
 	o    Options
 	log  *slog.Logger
 	wake chan struct{}
@@ -76,8 +75,8 @@ func New(e *engine.Engine, o Options) *Worker {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	w := &Worker{e: e, st: e.Store(), o: o, log: o.Logger, wake: make(chan struct{}, 1), running: map[int64]*inflight{}}
-	w.logs = newLogBuffer(w.st, w.log)
+	w := &Worker{e: e, o: o, log: o.Logger, wake: make(chan struct{}, 1), running: map[int64]*inflight{}}
+	w.logs = newLogBuffer(e, w.log)
 	e.OnEnqueue(w.Wake)
 	e.OnCancel(w.cancel)
 	return w
@@ -158,24 +157,11 @@ func (w *Worker) Run(ctx context.Context) error {
 }
 
 func (w *Worker) claim(ctx context.Context, n int) ([]*store.Attempt, error) {
-	var out []*store.Attempt
-	err := w.st.Tx(ctx, func(tx store.Tx) error {
-		var err error
-		out, err = tx.AttemptClaim(ctx, &store.AttemptClaimParams{
-			Queues: w.o.Queues, WorkerID: w.o.ID, Limit: n, Now: w.e.Now().UTC(), LeaseFor: w.o.LeaseFor,
-		})
-		return err
-	})
-	return out, err
+	return w.e.ClaimAttempts(ctx, &engine.ClaimParams{WorkerID: w.o.ID, Queues: w.o.Queues, Limit: n, LeaseFor: w.o.LeaseFor})
 }
 
 func (w *Worker) nextDue(ctx context.Context) time.Time {
-	var at time.Time
-	_ = w.st.View(ctx, func(tx store.Tx) error {
-		var err error
-		at, err = tx.AttemptNextDue(ctx, w.o.Queues)
-		return err
-	})
+	at, _ := w.e.NextDue(ctx, w.o.Queues)
 	return at
 }
 
@@ -276,31 +262,24 @@ func (w *Worker) heartbeats(ctx context.Context) {
 		if len(held) == 0 {
 			continue
 		}
-		until := w.e.Now().UTC().Add(w.o.LeaseFor)
-		stop := map[*inflight]error{}
-		err := w.st.Tx(ctx, func(tx store.Tx) error {
-			clear(stop)
-			for _, f := range held {
-				cancel, err := tx.AttemptHeartbeat(ctx, f.a.ID, f.a.LeaseToken, until)
-				switch {
-				case errors.Is(err, store.ErrStaleLease):
-					stop[f] = errLeaseLost
-				case err != nil:
-					return err
-				case cancel:
-					stop[f] = errCanceledByRun
-				}
-			}
-			return nil
-		})
+		leases := make([]engine.Lease, len(held))
+		for i, f := range held {
+			leases[i] = engine.Lease{ID: f.a.ID, Token: f.a.LeaseToken}
+		}
+		states, err := w.e.Heartbeat(ctx, leases, w.o.LeaseFor)
 		if err != nil {
 			if ctx.Err() == nil {
 				w.log.Error("heartbeat", "err", err)
 			}
 			continue
 		}
-		for f, cause := range stop {
-			f.cancel(cause)
+		for i, st := range states {
+			switch {
+			case st.Lost:
+				held[i].cancel(errLeaseLost)
+			case st.Cancel:
+				held[i].cancel(errCanceledByRun)
+			}
 		}
 	}
 }

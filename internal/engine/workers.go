@@ -1,0 +1,134 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/legatohq/legato/internal/store"
+)
+
+// The worker protocol: what any worker, in-process or remote, asks of the
+// engine. Claims and heartbeats are store operations; completions and
+// interruptions are transitions (see runs.go).
+
+// ClaimParams says what a worker claims.
+type ClaimParams struct {
+	WorkerID string
+	// Queues the worker serves (default: "default").
+	Queues []string
+	// Limit is the most attempts returned (at least 1).
+	Limit int
+	// LeaseFor is the lease length (default 30s); heartbeats renew it.
+	LeaseFor time.Duration
+}
+
+// DefaultLease is the lease of a claim that does not say.
+const DefaultLease = 30 * time.Second
+
+// ClaimAttempts leases up to p.Limit due attempts in one transaction. It
+// does not wait: WorkSignal tells when to claim again.
+func (e *Engine) ClaimAttempts(ctx context.Context, p *ClaimParams) ([]*store.Attempt, error) {
+	if p.WorkerID == "" {
+		return nil, errors.New("claim: a worker id is required")
+	}
+	queues := p.Queues
+	if len(queues) == 0 {
+		queues = []string{defaultQueue}
+	}
+	lease := p.LeaseFor
+	if lease <= 0 {
+		lease = DefaultLease
+	}
+	var out []*store.Attempt
+	err := e.store.Tx(ctx, func(tx store.Tx) error {
+		var err error
+		out, err = tx.AttemptClaim(ctx, &store.AttemptClaimParams{
+			Queues: queues, WorkerID: p.WorkerID, Limit: max(p.Limit, 1), Now: e.now().UTC(), LeaseFor: lease,
+		})
+		return err
+	})
+	return out, err
+}
+
+// NextDue returns when the earliest queued attempt of the queues becomes
+// due (zero when none is queued), so a worker knows when to claim again.
+func (e *Engine) NextDue(ctx context.Context, queues []string) (time.Time, error) {
+	if len(queues) == 0 {
+		queues = []string{defaultQueue}
+	}
+	var at time.Time
+	err := e.store.View(ctx, func(tx store.Tx) error {
+		var err error
+		at, err = tx.AttemptNextDue(ctx, queues)
+		return err
+	})
+	return at, err
+}
+
+// Lease names an attempt a worker holds.
+type Lease struct {
+	ID    int64
+	Token string
+}
+
+// LeaseState is what a heartbeat learns of one lease.
+type LeaseState struct {
+	ID int64
+	// Cancel: the run asked the attempt to stop; the worker stops it and
+	// acknowledges with a canceled completion.
+	Cancel bool
+	// Lost: the token no longer holds the attempt (it expired and went to
+	// another worker, or was released); the worker drops it silently.
+	Lost bool
+}
+
+// Heartbeat renews the leases in one transaction until now + leaseFor and
+// says which attempts must stop.
+func (e *Engine) Heartbeat(ctx context.Context, leases []Lease, leaseFor time.Duration) ([]LeaseState, error) {
+	if leaseFor <= 0 {
+		leaseFor = DefaultLease
+	}
+	until := e.now().UTC().Add(leaseFor)
+	out := make([]LeaseState, len(leases))
+	err := e.store.Tx(ctx, func(tx store.Tx) error {
+		for i, l := range leases {
+			cancel, err := tx.AttemptHeartbeat(ctx, l.ID, l.Token, until)
+			switch {
+			case errors.Is(err, store.ErrStaleLease):
+				out[i] = LeaseState{ID: l.ID, Lost: true}
+			case err != nil:
+				return err
+			default:
+				out[i] = LeaseState{ID: l.ID, Cancel: cancel}
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// AppendLogs stores task log lines in one transaction. Lines of attempts
+// the worker no longer holds are kept too: they tell what happened.
+func (e *Engine) AppendLogs(ctx context.Context, lines []*store.LogLine) error {
+	if len(lines) == 0 {
+		return nil
+	}
+	if err := e.store.Tx(ctx, func(tx store.Tx) error { return tx.LogAppend(ctx, lines) }); err != nil {
+		return fmt.Errorf("append %d log lines: %w", len(lines), err)
+	}
+	return nil
+}
+
+// WorkSignal returns a channel closed at the next commit that queues an
+// attempt: a claimer with nothing to do waits on it (and on a timer for
+// attempts whose NotBefore comes later) instead of polling.
+func (e *Engine) WorkSignal() <-chan struct{} {
+	e.notifyMu.Lock()
+	defer e.notifyMu.Unlock()
+	if e.work == nil {
+		e.work = make(chan struct{})
+	}
+	return e.work
+}
