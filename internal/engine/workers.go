@@ -18,6 +18,8 @@ type ClaimParams struct {
 	WorkerID string
 	// Queues the worker serves (default: "default").
 	Queues []string
+	// Types, when not empty, limits the claim to these task types.
+	Types []string
 	// Limit is the most attempts returned (at least 1).
 	Limit int
 	// LeaseFor is the lease length (default 30s); heartbeats renew it.
@@ -45,23 +47,24 @@ func (e *Engine) ClaimAttempts(ctx context.Context, p *ClaimParams) ([]*store.At
 	err := e.store.Tx(ctx, func(tx store.Tx) error {
 		var err error
 		out, err = tx.AttemptClaim(ctx, &store.AttemptClaimParams{
-			Queues: queues, WorkerID: p.WorkerID, Limit: max(p.Limit, 1), Now: e.now().UTC(), LeaseFor: lease,
+			Queues: queues, Types: p.Types, WorkerID: p.WorkerID, Limit: max(p.Limit, 1), Now: e.now().UTC(), LeaseFor: lease,
 		})
 		return err
 	})
 	return out, err
 }
 
-// NextDue returns when the earliest queued attempt of the queues becomes
-// due (zero when none is queued), so a worker knows when to claim again.
-func (e *Engine) NextDue(ctx context.Context, queues []string) (time.Time, error) {
+// NextDue returns when the earliest queued attempt of the queues (and
+// types, unless empty) becomes due (zero when none is queued), so a worker
+// knows when to claim again.
+func (e *Engine) NextDue(ctx context.Context, queues, types []string) (time.Time, error) {
 	if len(queues) == 0 {
 		queues = []string{defaultQueue}
 	}
 	var at time.Time
 	err := e.store.View(ctx, func(tx store.Tx) error {
 		var err error
-		at, err = tx.AttemptNextDue(ctx, queues)
+		at, err = tx.AttemptNextDue(ctx, queues, types)
 		return err
 	})
 	return at, err

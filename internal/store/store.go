@@ -108,8 +108,9 @@ type Tx interface {
 	// longer holds it.
 	AttemptRelease(ctx context.Context, id int64, token string, now time.Time, errMsg string) error
 	// AttemptNextDue returns the earliest NotBefore among queued attempts of
-	// the queues (zero when none), so a worker knows when to look again.
-	AttemptNextDue(ctx context.Context, queues []string) (time.Time, error)
+	// the queues (and of the types, unless types is empty; zero when none),
+	// so a worker knows when to look again.
+	AttemptNextDue(ctx context.Context, queues, types []string) (time.Time, error)
 
 	// TimerSet creates or moves the timer of (RunID, Task, Index, Kind).
 	TimerSet(ctx context.Context, t *Timer) error
@@ -153,7 +154,10 @@ type RunListParams struct {
 
 // AttemptClaimParams says what a worker claims.
 type AttemptClaimParams struct {
-	Queues   []string
+	Queues []string
+	// Types, when not empty, limits the claim to attempts of these task
+	// types (a worker claims only what it can execute).
+	Types    []string
 	WorkerID string
 	Limit    int
 	Now      time.Time

@@ -28,7 +28,7 @@ func TestCheckUnknownType(t *testing.T) {
 	t.Parallel()
 	errs := Check("x", nil)
 	require.Len(t, errs, 1)
-	require.EqualError(t, errs[0], `unknown task type "x"; known: http, noop, shell, sleep, workflow`)
+	require.EqualError(t, errs[0], `unknown task type "x"; known: http, noop, shell, sleep, workflow, or an external type with a dot (crm.create_contact)`)
 	require.Empty(t, Check("noop", nil))
 }
 
@@ -67,4 +67,18 @@ func TestCanceled(t *testing.T) {
 	err := canceled(ctx)
 	require.ErrorIs(t, err, ErrCanceled)
 	require.ErrorIs(t, err, context.Canceled)
+}
+
+func TestExternalTypes(t *testing.T) {
+	t.Parallel()
+	for name, want := range map[string]bool{
+		"crm.create_contact": true, "acme.tickets.open": true,
+		"shell": false, "crm": false, ".crm": false, "crm.": false,
+	} {
+		require.Equal(t, want, IsExternal(name), name)
+	}
+	require.Empty(t, Check("crm.create_contact", map[string]any{"anything": 1}))
+	errs := Check("crm", nil)
+	require.Len(t, errs, 1)
+	require.Contains(t, errs[0].Error(), `unknown task type "crm"`)
 }

@@ -23,6 +23,9 @@ type Options struct {
 	ID string
 	// Queues the worker claims from (default: "default").
 	Queues []string
+	// Types limits claims to these task types (default: every registered
+	// type with an executor).
+	Types []string
 	// Concurrency is the number of attempts run at once (default 8).
 	Concurrency int
 	// LeaseFor is the lease length; heartbeats renew it every third of it
@@ -62,6 +65,13 @@ var errLeaseLost = errors.New("lease lost")
 func New(e *engine.Engine, o Options) *Worker {
 	if len(o.Queues) == 0 {
 		o.Queues = []string{"default"}
+	}
+	if len(o.Types) == 0 {
+		for _, name := range tasks.Names() {
+			if t, ok := tasks.Lookup(name); ok && t.Executor != nil {
+				o.Types = append(o.Types, name)
+			}
+		}
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 8
@@ -157,11 +167,11 @@ func (w *Worker) Run(ctx context.Context) error {
 }
 
 func (w *Worker) claim(ctx context.Context, n int) ([]*store.Attempt, error) {
-	return w.e.ClaimAttempts(ctx, &engine.ClaimParams{WorkerID: w.o.ID, Queues: w.o.Queues, Limit: n, LeaseFor: w.o.LeaseFor})
+	return w.e.ClaimAttempts(ctx, &engine.ClaimParams{WorkerID: w.o.ID, Queues: w.o.Queues, Types: w.o.Types, Limit: n, LeaseFor: w.o.LeaseFor})
 }
 
 func (w *Worker) nextDue(ctx context.Context) time.Time {
-	at, _ := w.e.NextDue(ctx, w.o.Queues)
+	at, _ := w.e.NextDue(ctx, w.o.Queues, w.o.Types)
 	return at
 }
 

@@ -109,9 +109,16 @@ func (t *tx) AttemptClaim(ctx context.Context, p *store.AttemptClaimParams) ([]*
 	for _, q := range p.Queues {
 		args = append(args, q)
 	}
+	typeFilter := ""
+	if len(p.Types) > 0 {
+		typeFilter = ` AND type IN (` + placeholders(len(p.Types)) + `)`
+		for _, ty := range p.Types {
+			args = append(args, ty)
+		}
+	}
 	args = append(args, now, p.Limit)
 	rows, err := t.query(ctx, `SELECT id FROM attempts
-		WHERE status = 'queued' AND queue IN (`+placeholders(len(p.Queues))+`) AND not_before <= ?
+		WHERE status = 'queued' AND queue IN (`+placeholders(len(p.Queues))+`)`+typeFilter+` AND not_before <= ?
 		ORDER BY not_before, id LIMIT ?`, args...)
 	ids, err := collect(rows, err, func(sc scanner) (*int64, error) {
 		var id int64
@@ -265,17 +272,24 @@ func (t *tx) AttemptRelease(ctx context.Context, id int64, token string, now tim
 	return nil
 }
 
-func (t *tx) AttemptNextDue(ctx context.Context, queues []string) (time.Time, error) {
+func (t *tx) AttemptNextDue(ctx context.Context, queues, types []string) (time.Time, error) {
 	if len(queues) == 0 {
 		return time.Time{}, nil
 	}
-	args := make([]any, len(queues))
-	for i, q := range queues {
-		args[i] = q
+	args := make([]any, 0, len(queues)+len(types))
+	for _, q := range queues {
+		args = append(args, q)
+	}
+	typeFilter := ""
+	if len(types) > 0 {
+		typeFilter = ` AND type IN (` + placeholders(len(types)) + `)`
+		for _, ty := range types {
+			args = append(args, ty)
+		}
 	}
 	var next *int64
 	err := t.queryRow(ctx, `SELECT min(not_before) FROM attempts
-		WHERE status = 'queued' AND queue IN (`+placeholders(len(queues))+`)`, args...).Scan(&next)
+		WHERE status = 'queued' AND queue IN (`+placeholders(len(queues))+`)`+typeFilter, args...).Scan(&next)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("sqlite: attempt next due: %w", interpretError(err))
 	}

@@ -145,16 +145,44 @@ func testAttempts(t *testing.T, open func(t *testing.T) store.Store) {
 		})
 
 		view(t, s, func(tx store.Tx) {
-			next, err := tx.AttemptNextDue(ctx, []string{"q1", "q2"})
+			next, err := tx.AttemptNextDue(ctx, []string{"q1", "q2"}, nil)
 			require.NoError(t, err)
 			require.Equal(t, at(time.Hour), next)
-			next, err = tx.AttemptNextDue(ctx, []string{"q3"})
+			next, err = tx.AttemptNextDue(ctx, []string{"q3"}, nil)
 			require.NoError(t, err)
 			require.Equal(t, at(0), next)
-			next, err = tx.AttemptNextDue(ctx, []string{"none"})
+			next, err = tx.AttemptNextDue(ctx, []string{"none"}, nil)
 			require.NoError(t, err)
 			require.Zero(t, next)
 		})
+	})
+
+	t.Run("ClaimByType", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := t.Context()
+		insertRuns(t, s, "r1")
+		sh := newAttempt("r1", "sh", -1, "q", at(0))
+		web := newAttempt("r1", "web", -1, "q", at(time.Second))
+		web.Type = "http"
+		crm := newAttempt("r1", "crm", -1, "q", at(2*time.Second))
+		crm.Type = "crm.contact"
+		insertAttempts(t, s, sh, web, crm)
+		view(t, s, func(tx store.Tx) {
+			next, err := tx.AttemptNextDue(ctx, []string{"q"}, []string{"crm.contact", "mail"})
+			require.NoError(t, err)
+			require.Equal(t, at(2*time.Second), next)
+			next, err = tx.AttemptNextDue(ctx, []string{"q"}, []string{"mail"})
+			require.NoError(t, err)
+			require.Zero(t, next)
+		})
+		now := at(time.Minute)
+		got := claim(t, s, store.AttemptClaimParams{Queues: []string{"q"}, Types: []string{"mail"}, WorkerID: "w", Limit: 5, Now: now, LeaseFor: time.Minute})
+		require.Empty(t, got)
+		got = claim(t, s, store.AttemptClaimParams{Queues: []string{"q"}, Types: []string{"crm.contact", "http"}, WorkerID: "w", Limit: 5, Now: now, LeaseFor: time.Minute})
+		require.Equal(t, []int64{web.ID, crm.ID}, attemptIDs(got))
+		got = claim(t, s, store.AttemptClaimParams{Queues: []string{"q"}, WorkerID: "w", Limit: 5, Now: now, LeaseFor: time.Minute})
+		require.Equal(t, []int64{sh.ID}, attemptIDs(got), "no Types: any type")
 	})
 
 	t.Run("ConcurrentClaims", func(t *testing.T) {

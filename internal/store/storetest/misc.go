@@ -183,7 +183,7 @@ func testTx(t *testing.T, open func(t *testing.T) store.Store) {
 			next, err := tx.TimerNext(ctx)
 			require.NoError(t, err)
 			require.Zero(t, next)
-			due, err := tx.AttemptNextDue(ctx, []string{"q"})
+			due, err := tx.AttemptNextDue(ctx, []string{"q"}, nil)
 			require.NoError(t, err)
 			require.Zero(t, due)
 			r, err := tx.RunGet(ctx, "keep")
