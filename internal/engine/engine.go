@@ -64,6 +64,8 @@ type Engine struct {
 	onFinish  []func(runIDs []string)
 	// work is closed and replaced when attempts are queued (WorkSignal).
 	work chan struct{}
+
+	completions batcher
 }
 
 type specKey struct {
@@ -83,6 +85,7 @@ func New(st store.Store, o Options) *Engine {
 	if e.newID == nil {
 		e.newID = func() string { return uuid.Must(uuid.NewV7()).String() }
 	}
+	e.completions.e = e
 	return e
 }
 
@@ -180,6 +183,8 @@ type effects struct {
 	timers   bool
 	canceled []int64
 	finished []string
+	// states caches the runs this transaction loaded (see load).
+	states map[string]*State
 }
 
 func (e *Engine) announce(fx *effects) {

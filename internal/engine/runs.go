@@ -136,27 +136,32 @@ type AttemptResult struct {
 
 // CompleteAttempt records an attempt's end and everything it unblocks in
 // one transaction. A stale lease token yields store.ErrStaleLease and
-// changes nothing.
+// changes nothing. Completions reported at the same time are committed
+// together (group commit): one transaction, one durable commit and one
+// load of each run for the whole batch.
 func (e *Engine) CompleteAttempt(ctx context.Context, r *AttemptResult) error {
-	return e.tx(ctx, func(tx store.Tx, fx *effects) error {
-		status := store.AttemptSucceeded
-		switch {
-		case r.Canceled:
-			status = store.AttemptCanceled
-		case r.Err != "":
-			status = store.AttemptFailed
-		}
-		a, err := tx.AttemptFinish(ctx, &store.AttemptFinishParams{ID: r.ID, Token: r.Token, Status: status, Error: r.Err, Now: e.now().UTC()})
-		if err != nil {
-			return err
-		}
-		if r.Canceled {
-			return nil // the run decided when it asked for the cancel
-		}
-		return e.apply(ctx, tx, fx, a.RunID, AttemptDone{
-			Task: a.Task, Index: a.Index, Attempt: a.Number, Output: r.Output, Err: r.Err, NonRetryable: r.NonRetryable,
-		}, r.Actor, 0)
-	})
+	return e.completions.submit(ctx, r)
+}
+
+// completeIn applies one completion inside tx.
+func (e *Engine) completeIn(ctx context.Context, tx store.Tx, fx *effects, r *AttemptResult) error {
+	status := store.AttemptSucceeded
+	switch {
+	case r.Canceled:
+		status = store.AttemptCanceled
+	case r.Err != "":
+		status = store.AttemptFailed
+	}
+	a, err := tx.AttemptFinish(ctx, &store.AttemptFinishParams{ID: r.ID, Token: r.Token, Status: status, Error: r.Err, Now: e.now().UTC()})
+	if err != nil {
+		return err
+	}
+	if r.Canceled {
+		return nil // the run decided when it asked for the cancel
+	}
+	return e.apply(ctx, tx, fx, a.RunID, AttemptDone{
+		Task: a.Task, Index: a.Index, Attempt: a.Number, Output: r.Output, Err: r.Err, NonRetryable: r.NonRetryable,
+	}, r.Actor, 0)
 }
 
 // InterruptAttempt gives back an attempt its worker stopped without a

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -300,4 +301,44 @@ func TestShellRecoversAttemptsOfAStoppedProcess(t *testing.T) {
 	require.Equal(t, store.RunSucceeded, r.Status, r.Error)
 	require.Equal(t, 3, trs["a"].Attempts)
 	require.Equal(t, "done", trs["a"].Output)
+}
+
+func TestShellConcurrentCompletionsCommitTogetherAndOneRefusalRefusesOnlyItself(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 0) // no worker: the test claims by hand
+	b.apply(t, "name: fan\ntasks:\n  - {id: each, type: noop, for_each: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]}\n")
+	run := b.start(t, "fan", nil)
+	claimed, err := b.eng.ClaimAttempts(b.ctx, &engine.ClaimParams{WorkerID: "w", Limit: 100})
+	require.NoError(t, err)
+	require.Len(t, claimed, 16)
+	stale := claimed[5]
+	require.NoError(t, b.eng.InterruptAttempt(b.ctx, stale.ID, stale.LeaseToken, "test"))
+
+	errs := make([]error, len(claimed))
+	var wg sync.WaitGroup
+	for i, a := range claimed {
+		wg.Go(func() {
+			errs[i] = b.eng.CompleteAttempt(b.ctx, &engine.AttemptResult{ID: a.ID, Token: a.LeaseToken, Output: a.Index})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if i == 5 {
+			require.ErrorIs(t, err, store.ErrStaleLease)
+		} else {
+			require.NoError(t, err, "completion %d", i)
+		}
+	}
+	again, err := b.eng.ClaimAttempts(b.ctx, &engine.ClaimParams{WorkerID: "w", Limit: 100})
+	require.NoError(t, err)
+	require.Len(t, again, 1)
+	require.Equal(t, stale.Index, again[0].Index)
+	require.NoError(t, b.eng.CompleteAttempt(b.ctx, &engine.AttemptResult{ID: again[0].ID, Token: again[0].LeaseToken, Output: again[0].Index}))
+	r, trs := b.wait(t, run.ID)
+	require.Equal(t, store.RunSucceeded, r.Status, r.Error)
+	out := trs["each"].Output.([]any)
+	require.Len(t, out, 16)
+	for i, v := range out {
+		require.EqualValues(t, i, v)
+	}
 }

@@ -21,25 +21,12 @@ func (e *Engine) apply(ctx context.Context, tx store.Tx, fx *effects, runID stri
 	if depth > maxDepth {
 		return fmt.Errorf("run %s: transitions nested deeper than %d", runID, maxDepth)
 	}
-	run, err := tx.RunGet(ctx, runID)
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("%w: %s", ErrRunNotFound, runID)
-	}
+	st, err := e.load(ctx, tx, fx, runID)
 	if err != nil {
 		return err
 	}
-	w, _, err := e.workflow(ctx, tx, run.Namespace, run.Workflow, run.Version)
-	if err != nil {
-		return err
-	}
-	trs, err := tx.TaskRunList(ctx, runID)
-	if err != nil {
-		return err
-	}
-	st := &State{Workflow: w, Run: run, Tasks: make(map[Key]*store.TaskRun, len(trs)), Now: e.now().UTC(), NewID: e.newID, Env: e.env}
-	for _, tr := range trs {
-		st.Tasks[Key{tr.Task, tr.Index}] = tr
-	}
+	st.Now = e.now().UTC()
+	run := st.Run
 	d := Decide(st, ev)
 	run.UpdatedAt = st.Now
 	if err := tx.RunUpdate(ctx, run); err != nil {
@@ -67,6 +54,41 @@ func (e *Engine) apply(ctx context.Context, tx store.Tx, fx *effects, runID stri
 		}
 	}
 	return nil
+}
+
+// load returns the state of a run as this transaction sees it. Every write
+// to a run and its task runs goes through apply, which keeps the state it
+// loaded up to date, so later transitions of the same run in the same
+// transaction (a batch of completions, a child notifying its parent) reuse
+// it instead of reading every task run again.
+func (e *Engine) load(ctx context.Context, tx store.Tx, fx *effects, runID string) (*State, error) {
+	if st := fx.states[runID]; st != nil {
+		return st, nil
+	}
+	run, err := tx.RunGet(ctx, runID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s", ErrRunNotFound, runID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	w, _, err := e.workflow(ctx, tx, run.Namespace, run.Workflow, run.Version)
+	if err != nil {
+		return nil, err
+	}
+	trs, err := tx.TaskRunList(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	st := &State{Workflow: w, Run: run, Tasks: make(map[Key]*store.TaskRun, len(trs)), NewID: e.newID, Env: e.env}
+	for _, tr := range trs {
+		st.Tasks[Key{tr.Task, tr.Index}] = tr
+	}
+	if fx.states == nil {
+		fx.states = map[string]*State{}
+	}
+	fx.states[runID] = st
+	return st, nil
 }
 
 // exec applies one command of a decision about run.
