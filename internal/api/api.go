@@ -1,5 +1,5 @@
 // Package api owns Legato's HTTP API (v1): JSON endpoints under /api/v1 for
-// workflows, runs, logs and events, the OpenAPI 3.1 document generated from
+// workflows, runs, logs and events, the worker protocol for remote workers, the OpenAPI 3.1 document generated from
 // the Go types of this package (served at /api/v1/openapi.json), and the
 // health endpoints. docs/api-contract.md is the contract; docs/api.md the
 // user documentation.
@@ -41,9 +41,10 @@ type Config struct {
 
 // server holds what the handlers need.
 type server struct {
-	eng *engine.Engine
-	st  store.Store
-	log *slog.Logger
+	eng  *engine.Engine
+	st   store.Store
+	log  *slog.Logger
+	shut shutdowns
 }
 
 // publicPaths answer without a token.
@@ -73,6 +74,7 @@ func New(cfg Config) http.Handler {
 	s.registerWorkflows(hapi)
 	s.registerRuns(hapi)
 	s.registerLogs(hapi)
+	s.registerWorkers(hapi)
 	mux.HandleFunc(Prefix+"/", notFound)
 	tidyErrors(hapi.OpenAPI())
 

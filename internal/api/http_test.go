@@ -88,6 +88,11 @@ func TestOpenAPIDocument(t *testing.T) {
 		"/api/v1/runs/{id}/retry":                       {"post"},
 		"/api/v1/runs/{id}/logs":                        {"get"},
 		"/api/v1/runs/{id}/events":                      {"get"},
+		"/api/v1/workers/claim":                         {"post"},
+		"/api/v1/workers/heartbeat":                     {"post"},
+		"/api/v1/attempts/{id}/complete":                {"post"},
+		"/api/v1/attempts/{id}/interrupt":               {"post"},
+		"/api/v1/attempts/{id}/logs":                    {"post"},
 		"/healthz":                                      {"get"},
 		"/readyz":                                       {"get"},
 	} {
@@ -96,7 +101,7 @@ func TestOpenAPIDocument(t *testing.T) {
 			require.Contains(t, doc.Paths[path], m, "%s %s", m, path)
 		}
 	}
-	for _, name := range []string{"Run", "TaskRun", "WorkflowVersion", "LogLine", "Event", "Error", "ErrorBody"} {
+	for _, name := range []string{"Run", "TaskRun", "WorkflowVersion", "LogLine", "Event", "Error", "ErrorBody", "ClaimRequest", "ClaimedAttempt", "CompleteRequest"} {
 		require.Contains(t, doc.Components.Schemas, name)
 	}
 	require.Contains(t, doc.Components.SecuritySchemes, "bearer")

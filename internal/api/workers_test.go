@@ -1,0 +1,355 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/legatohq/legato/internal/api"
+	"github.com/legatohq/legato/internal/auth"
+)
+
+// remoteFile has one task of an external type: the in-process worker never
+// claims it, so only the test's calls move it.
+const remoteFile = `name: remote
+inputs:
+  who: {type: string, default: world}
+tasks:
+  - id: echo
+    type: test.echo
+    with: {greeting: "hello ${{ inputs.who }}"}
+    timeout: 5s
+    retry: {attempts: 2, backoff: fixed, initial: 300ms, jitter: 0}
+outputs:
+  said: "${{ tasks.echo.output.said }}"
+`
+
+const workerID = "remote-1"
+
+// claim claims with the given wait and returns the attempts.
+func (b *testBundle) claim(t *testing.T, wait int) []api.ClaimedAttempt {
+	t.Helper()
+	var out api.ClaimResponse
+	body := map[string]any{"worker_id": workerID, "types": []string{"test.echo"}, "limit": 10, "lease_seconds": 30, "wait_seconds": wait}
+	require.Equal(t, http.StatusOK, b.do(t, http.MethodPost, "/api/v1/workers/claim", body, &out))
+	require.NotNil(t, out.Attempts)
+	return out.Attempts
+}
+
+// claimOne starts a run of remoteFile and claims its attempt.
+func (b *testBundle) claimOne(t *testing.T) (string, api.ClaimedAttempt) {
+	t.Helper()
+	b.applyOK(t, "remote.yaml", remoteFile)
+	run := b.startRun(t, "remote", nil)
+	got := b.claim(t, 5)
+	require.Len(t, got, 1)
+	return run["id"].(string), got[0]
+}
+
+func (b *testBundle) heartbeat(t *testing.T, leases ...api.LeaseRef) []api.LeaseState {
+	t.Helper()
+	var out api.HeartbeatResponse
+	body := api.HeartbeatRequest{WorkerID: workerID, LeaseSeconds: 30, Leases: leases}
+	require.Equal(t, http.StatusOK, b.do(t, http.MethodPost, "/api/v1/workers/heartbeat", body, &out))
+	require.Len(t, out.Leases, len(leases))
+	return out.Leases
+}
+
+func attemptPath(id int64, op string) string { return fmt.Sprintf("/api/v1/attempts/%d/%s", id, op) }
+
+// taskRun returns the run's only task run.
+func taskRun(t *testing.T, run map[string]any) map[string]any {
+	t.Helper()
+	tasks := run["tasks"].([]any)
+	require.Len(t, tasks, 1)
+	return tasks[0].(map[string]any)
+}
+
+func TestClaimLongPollWokenByRunStart(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.applyOK(t, "remote.yaml", remoteFile)
+
+	type claimed struct {
+		attempts []api.ClaimedAttempt
+		took     time.Duration
+	}
+	done := make(chan claimed, 1)
+	go func() {
+		start := time.Now()
+		got := b.claim(t, 20)
+		done <- claimed{got, time.Since(start)}
+	}()
+	time.Sleep(300 * time.Millisecond) // the claim is waiting by now
+	run := b.startRun(t, "remote", map[string]any{"who": "ada"})
+	id := run["id"].(string)
+
+	var c claimed
+	select {
+	case c = <-done:
+	case <-time.After(10 * time.Second):
+		require.FailNow(t, "the long poll was not woken by the run's start")
+	}
+	require.Less(t, c.took, 10*time.Second)
+	require.Len(t, c.attempts, 1)
+	a := c.attempts[0]
+	require.NotZero(t, a.ID)
+	require.NotEmpty(t, a.LeaseToken)
+	require.True(t, a.LeaseExpiresAt.After(time.Now().Add(20*time.Second)), "lease until %s", a.LeaseExpiresAt)
+	require.Equal(t, id, a.RunID)
+	require.Equal(t, "default", a.Namespace)
+	require.Equal(t, "remote", a.Workflow)
+	require.Equal(t, "echo", a.Task)
+	require.Nil(t, a.Index)
+	require.Equal(t, 1, a.Attempt)
+	require.Equal(t, "test.echo", a.Type)
+	require.Equal(t, map[string]any{"greeting": "hello ada"}, a.Params)
+	require.EqualValues(t, 5000, a.TimeoutMS)
+	require.Equal(t, id+"/echo", a.IdempotencyKey)
+	require.Equal(t, "default", a.Queue)
+
+	// The task run is running; completing it finishes the run.
+	require.Equal(t, "running", taskRun(t, b.waitRun(t, id, statusIs("running")))["status"])
+	require.Equal(t, http.StatusNoContent, b.do(t, http.MethodPost, attemptPath(a.ID, "complete"),
+		api.CompleteRequest{Token: a.LeaseToken, WorkerID: workerID, Output: map[string]any{"said": "hello ada"}}, nil))
+	run = b.waitRun(t, id, statusIs("succeeded", "failed"))
+	require.Equal(t, "succeeded", run["status"], "%v", run)
+	require.Equal(t, map[string]any{"said": "hello ada"}, run["outputs"])
+	require.Equal(t, map[string]any{"said": "hello ada"}, taskRun(t, run)["output"])
+
+	var events api.EventPage
+	require.Equal(t, http.StatusOK, b.do(t, http.MethodGet, "/api/v1/runs/"+id+"/events", nil, &events))
+	var actors []string
+	for _, e := range events.Events {
+		if e.Type == "attempt.done" {
+			actors = append(actors, e.Actor)
+		}
+	}
+	require.Equal(t, []string{"worker:" + workerID}, actors)
+}
+
+func TestClaimWaits(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+
+	start := time.Now()
+	require.Empty(t, b.claim(t, 0), "nothing queued")
+	require.Less(t, time.Since(start), time.Second, "wait_seconds 0 answers at once")
+
+	start = time.Now()
+	require.Empty(t, b.claim(t, 1))
+	require.GreaterOrEqual(t, time.Since(start), time.Second, "an empty answer only at the deadline")
+
+	// A retry that is not yet due: the long poll wakes when it becomes due.
+	b.applyOK(t, "remote.yaml", remoteFile)
+	id := b.startRun(t, "remote", nil)["id"].(string)
+	first := b.claim(t, 5)
+	require.Len(t, first, 1)
+	require.Equal(t, http.StatusNoContent, b.do(t, http.MethodPost, attemptPath(first[0].ID, "complete"),
+		api.CompleteRequest{Token: first[0].LeaseToken, Error: "the CRM answered 503"}, nil))
+	start = time.Now()
+	second := b.claim(t, 10)
+	require.Len(t, second, 1, "the retry is claimed once due (after 300ms)")
+	require.Less(t, time.Since(start), 5*time.Second)
+	require.Equal(t, 2, second[0].Attempt)
+	require.Equal(t, first[0].IdempotencyKey, second[0].IdempotencyKey, "the key is stable across attempts")
+	require.NotEqual(t, first[0].ID, second[0].ID)
+
+	// A non-retryable failure ends the task at once.
+	require.Equal(t, http.StatusNoContent, b.do(t, http.MethodPost, attemptPath(second[0].ID, "complete"),
+		api.CompleteRequest{Token: second[0].LeaseToken, Error: "no such customer", NonRetryable: true}, nil))
+	run := b.waitRun(t, id, statusIs("succeeded", "failed"))
+	require.Equal(t, "failed", run["status"])
+	require.Equal(t, "no such customer", taskRun(t, run)["error"])
+}
+
+func TestNonRetryableFailure(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id, a := b.claimOne(t)
+	require.Equal(t, http.StatusNoContent, b.do(t, http.MethodPost, attemptPath(a.ID, "complete"),
+		api.CompleteRequest{Token: a.LeaseToken, Error: "bad params", NonRetryable: true}, nil))
+	run := b.waitRun(t, id, statusIs("succeeded", "failed"))
+	require.Equal(t, "failed", run["status"])
+	tr := taskRun(t, run)
+	require.EqualValues(t, 1, tr["attempts"], "no retry after a non-retryable failure")
+	require.Equal(t, "bad params", tr["error"])
+}
+
+func TestHeartbeatReportsCancel(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id, a := b.claimOne(t)
+	held := api.LeaseRef{ID: a.ID, Token: a.LeaseToken}
+
+	require.Equal(t, []api.LeaseState{{ID: a.ID}}, b.heartbeat(t, held))
+	require.Equal(t, []api.LeaseState{{ID: a.ID}, {ID: a.ID, Lost: true}}, b.heartbeat(t, held, api.LeaseRef{ID: a.ID, Token: "wrong"}))
+	require.Empty(t, b.heartbeat(t))
+
+	require.Equal(t, http.StatusOK, b.do(t, http.MethodPost, "/api/v1/runs/"+id+"/cancel", nil, nil))
+	require.Equal(t, []api.LeaseState{{ID: a.ID, Cancel: true}}, b.heartbeat(t, held))
+
+	// Only a canceled acknowledgement is accepted now.
+	b.requireError(t, http.StatusConflict, "stale_lease", http.MethodPost, attemptPath(a.ID, "complete"),
+		api.CompleteRequest{Token: a.LeaseToken, Output: "done anyway"})
+	require.Equal(t, http.StatusNoContent, b.do(t, http.MethodPost, attemptPath(a.ID, "complete"),
+		api.CompleteRequest{Token: a.LeaseToken, Canceled: true}, nil))
+	require.Equal(t, []api.LeaseState{{ID: a.ID, Lost: true}}, b.heartbeat(t, held), "a finished attempt is no longer held")
+	run := b.waitRun(t, id, statusIs("canceled"))
+	require.Equal(t, "canceled", taskRun(t, run)["status"])
+}
+
+func TestStaleCompletionChangesNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id, a := b.claimOne(t)
+	before := b.waitRun(t, id, statusIs("running"))
+
+	e := b.requireError(t, http.StatusConflict, "stale_lease", http.MethodPost, attemptPath(a.ID, "complete"),
+		api.CompleteRequest{Token: "not-the-token", Output: "forged"})
+	require.Contains(t, e.Error.Message, "not held")
+	after := b.waitRun(t, id, statusIs("running"))
+	require.Equal(t, before["tasks"], after["tasks"], "a refused completion changes nothing")
+	require.Equal(t, []api.LeaseState{{ID: a.ID}}, b.heartbeat(t, api.LeaseRef{ID: a.ID, Token: a.LeaseToken}), "the real holder keeps its lease")
+
+	real := map[string]any{"said": "real"}
+	require.Equal(t, http.StatusNoContent, b.do(t, http.MethodPost, attemptPath(a.ID, "complete"), api.CompleteRequest{Token: a.LeaseToken, Output: real}, nil))
+	b.requireError(t, http.StatusConflict, "stale_lease", http.MethodPost, attemptPath(a.ID, "complete"), api.CompleteRequest{Token: a.LeaseToken, Output: "twice"})
+	run := b.waitRun(t, id, statusIs("succeeded", "failed"))
+	require.Equal(t, "succeeded", run["status"], "%v", run)
+	require.Equal(t, real, taskRun(t, run)["output"])
+
+	b.requireError(t, http.StatusNotFound, "not_found", http.MethodPost, attemptPath(999999, "complete"), api.CompleteRequest{Token: "x"})
+	b.requireError(t, http.StatusNotFound, "not_found", http.MethodPost, attemptPath(999999, "interrupt"), api.InterruptRequest{Token: "x"})
+}
+
+func TestInterruptQueuesANewAttempt(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id, a := b.claimOne(t)
+
+	b.requireError(t, http.StatusConflict, "stale_lease", http.MethodPost, attemptPath(a.ID, "interrupt"), api.InterruptRequest{Token: "wrong"})
+	require.Equal(t, http.StatusNoContent, b.do(t, http.MethodPost, attemptPath(a.ID, "interrupt"), api.InterruptRequest{Token: a.LeaseToken, WorkerID: workerID}, nil))
+	b.requireError(t, http.StatusConflict, "stale_lease", http.MethodPost, attemptPath(a.ID, "interrupt"), api.InterruptRequest{Token: a.LeaseToken})
+
+	// A new attempt at once, although the retry policy's delay is 300ms:
+	// an interrupted attempt did not fail.
+	again := b.claim(t, 0)
+	require.Len(t, again, 1)
+	require.Equal(t, 2, again[0].Attempt)
+	require.Equal(t, a.IdempotencyKey, again[0].IdempotencyKey)
+	require.Equal(t, http.StatusNoContent, b.do(t, http.MethodPost, attemptPath(again[0].ID, "complete"), api.CompleteRequest{Token: again[0].LeaseToken, Output: map[string]any{"said": "hi"}}, nil))
+	run := b.waitRun(t, id, statusIs("succeeded", "failed"))
+	require.Equal(t, "succeeded", run["status"], "%v", run)
+}
+
+func TestAttemptLogs(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id, a := b.claimOne(t)
+	at := time.Date(2026, 3, 4, 5, 6, 7, 8, time.UTC)
+	require.Equal(t, http.StatusNoContent, b.do(t, http.MethodPost, attemptPath(a.ID, "logs"), api.AttemptLogsRequest{
+		Token: a.LeaseToken,
+		Lines: []api.AttemptLogLine{{Stream: "stdout", Line: "creating contact", At: at}, {Stream: "stderr", Line: "slow answer"}},
+	}, nil))
+
+	// Lines of an attempt that is no longer held are kept too.
+	require.Equal(t, http.StatusNoContent, b.do(t, http.MethodPost, attemptPath(a.ID, "interrupt"), api.InterruptRequest{Token: a.LeaseToken}, nil))
+	require.Equal(t, http.StatusNoContent, b.do(t, http.MethodPost, attemptPath(a.ID, "logs"), api.AttemptLogsRequest{
+		Token: a.LeaseToken, Lines: []api.AttemptLogLine{{Stream: "system", Line: "stopped"}},
+	}, nil))
+
+	var page api.LogPage
+	require.Equal(t, http.StatusOK, b.do(t, http.MethodGet, "/api/v1/runs/"+id+"/logs?task=echo", nil, &page))
+	require.Len(t, page.Lines, 3)
+	got := make([]string, len(page.Lines))
+	for i, l := range page.Lines {
+		require.Equal(t, "echo", l.Task)
+		require.Nil(t, l.Index)
+		require.Equal(t, 1, l.Attempt)
+		got[i] = l.Stream + " " + l.Line
+	}
+	require.Equal(t, []string{"stdout creating contact", "stderr slow answer", "system stopped"}, got)
+	require.WithinDuration(t, at, page.Lines[0].At, time.Microsecond, "the store keeps microseconds")
+	require.WithinDuration(t, time.Now(), page.Lines[1].At, time.Minute)
+
+	b.requireError(t, http.StatusNotFound, "not_found", http.MethodPost, attemptPath(999999, "logs"),
+		api.AttemptLogsRequest{Lines: []api.AttemptLogLine{{Stream: "stdout", Line: "x"}}})
+	b.requireError(t, http.StatusBadRequest, "invalid_request", http.MethodPost, attemptPath(a.ID, "logs"),
+		map[string]any{"lines": []any{map[string]any{"stream": "elsewhere", "line": "x"}}})
+}
+
+func TestWorkerRequestValidation(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	claim := func(body map[string]any) map[string]any {
+		req := map[string]any{"worker_id": "w", "types": []string{"test.echo"}, "wait_seconds": 0}
+		for k, v := range body {
+			if v == nil {
+				delete(req, k)
+			} else {
+				req[k] = v
+			}
+		}
+		return req
+	}
+	for name, body := range map[string]map[string]any{
+		"no worker id":   claim(map[string]any{"worker_id": nil}),
+		"empty id":       claim(map[string]any{"worker_id": ""}),
+		"no types":       claim(map[string]any{"types": nil}),
+		"empty types":    claim(map[string]any{"types": []string{}}),
+		"limit 0":        claim(map[string]any{"limit": 0}),
+		"limit 101":      claim(map[string]any{"limit": 101}),
+		"lease 0":        claim(map[string]any{"lease_seconds": 0}),
+		"negative wait":  claim(map[string]any{"wait_seconds": -1}),
+		"unknown field":  claim(map[string]any{"color": "blue"}),
+		"types not list": claim(map[string]any{"types": "test.echo"}),
+	} {
+		e := b.requireError(t, http.StatusBadRequest, "invalid_request", http.MethodPost, "/api/v1/workers/claim", body)
+		require.NotEmpty(t, e.Error.Details["errors"], name)
+	}
+	// A wait over 30s is capped, not refused (checked with wait 0 here: a
+	// capped wait would hold the test for 30s).
+	require.Equal(t, http.StatusOK, b.do(t, http.MethodPost, "/api/v1/workers/claim", claim(nil), nil))
+
+	b.requireError(t, http.StatusBadRequest, "invalid_request", http.MethodPost, "/api/v1/workers/heartbeat", map[string]any{"leases": []any{}})
+	b.requireError(t, http.StatusBadRequest, "invalid_request", http.MethodPost, "/api/v1/workers/heartbeat",
+		map[string]any{"worker_id": "w", "leases": []any{map[string]any{"id": 1}}})
+	b.requireError(t, http.StatusBadRequest, "invalid_request", http.MethodPost, attemptPath(1, "complete"), map[string]any{})
+	b.requireError(t, http.StatusBadRequest, "invalid_request", http.MethodPost, "/api/v1/attempts/abc/complete", map[string]any{"token": "x"})
+	b.requireError(t, http.StatusBadRequest, "invalid_request", http.MethodPost, attemptPath(1, "interrupt"), map[string]any{})
+
+	for _, path := range []string{"/api/v1/workers/claim", "/api/v1/workers/heartbeat", attemptPath(1, "complete"), attemptPath(1, "interrupt"), attemptPath(1, "logs")} {
+		var e errorBody
+		require.Equal(t, http.StatusUnauthorized, b.doToken(t, "", http.MethodPost, path, map[string]any{}, &e), path)
+		require.Equal(t, "unauthenticated", e.Error.Code)
+	}
+}
+
+func TestClaimEndsAtShutdown(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	hs := &http.Server{Handler: api.New(api.Config{Engine: b.eng, Store: b.st, Auth: auth.NewVerifier(b.st)}), ReadHeaderTimeout: 5 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+
+	polling := &testBundle{url: "http://" + ln.Addr().String(), token: b.token}
+	done := make(chan []api.ClaimedAttempt, 1)
+	go func() { done <- polling.claim(t, 20) }()
+	time.Sleep(300 * time.Millisecond) // the claim is waiting by now
+
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, hs.Shutdown(ctx), "a graceful stop does not wait for long polls")
+	require.Less(t, time.Since(start), 5*time.Second)
+	require.ErrorIs(t, <-served, http.ErrServerClosed)
+	require.Empty(t, <-done)
+}
