@@ -1,0 +1,211 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/legatohq/legato/internal/store"
+)
+
+// maxClaim bounds the attempts one claim takes (one token each is sent).
+const maxClaim = 1000
+
+const (
+	// qAttemptInsert notifies the queue in the same statement; the
+	// notification is delivered at commit.
+	qAttemptInsert = `WITH inserted AS (
+			INSERT INTO attempts (run_id, task, idx, number, namespace, workflow, queue, type,
+				params, timeout_ns, status, not_before, lease_token, lease_expires_at, worker_id,
+				cancel_requested, created_at, started_at, finished_at, error)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+				$18, $19, $20)
+			RETURNING id, queue)
+		SELECT id FROM inserted, pg_notify('` + ChannelAttempts + `', inserted.queue)`
+	qAttemptGet = `SELECT ` + attemptCols + ` FROM attempts WHERE id = $1`
+
+	// qAttemptClaim picks the due attempts of the queues ($1) and types ($7,
+	// any when empty) with SKIP LOCKED, hands each one of the tokens ($6)
+	// and marks their task runs running, in one statement.
+	qAttemptClaim = `WITH due AS (
+			SELECT id FROM attempts
+			WHERE status = 'queued' AND queue = ANY($1) AND not_before <= $2
+				AND (cardinality($7::text[]) = 0 OR type = ANY($7))
+			ORDER BY not_before, id
+			LIMIT $3
+			FOR UPDATE SKIP LOCKED
+		), numbered AS (
+			SELECT id, row_number() OVER (ORDER BY id) AS n FROM due
+		), leased AS (
+			UPDATE attempts a SET status = 'running', lease_token = tokens.token,
+				started_at = $2, lease_expires_at = $4, worker_id = $5
+			FROM numbered JOIN unnest($6::text[]) WITH ORDINALITY AS tokens (token, n) USING (n)
+			WHERE a.id = numbered.id
+			RETURNING a.*
+		), started AS (
+			UPDATE task_runs tr SET status = 'running',
+				started_at = CASE WHEN tr.started_at = '-infinity' THEN $2 ELSE tr.started_at END
+			FROM leased
+			WHERE tr.run_id = leased.run_id AND tr.task = leased.task AND tr.idx = leased.idx
+		)
+		SELECT ` + attemptCols + ` FROM leased ORDER BY not_before, id`
+
+	// A heartbeat leaves a cancel-requested lease to run out.
+	qAttemptHeartbeat = `UPDATE attempts SET lease_expires_at =
+			CASE WHEN cancel_requested THEN lease_expires_at ELSE $3 END
+		WHERE id = $1 AND lease_token = $2 AND status = 'running'
+		RETURNING cancel_requested`
+	qAttemptFinish = `UPDATE attempts SET status = $3, error = $4, finished_at = $5
+		WHERE id = $1 AND lease_token = $2 AND status = 'running'
+			AND (NOT cancel_requested OR $3 = 'canceled')
+		RETURNING ` + attemptCols
+	// qAttemptCancel cancels the queued attempts and flags the running ones
+	// of a run ($2 = '') or of one of its task runs.
+	qAttemptCancel = `WITH canceled AS (
+			UPDATE attempts SET status = 'canceled', finished_at = $4
+			WHERE run_id = $1 AND ($2::text = '' OR (task = $2 AND idx = $3)) AND status = 'queued'
+		), flagged AS (
+			UPDATE attempts SET cancel_requested = true
+			WHERE run_id = $1 AND ($2::text = '' OR (task = $2 AND idx = $3)) AND status = 'running'
+			RETURNING ` + attemptCols + `
+		)
+		SELECT ` + attemptCols + ` FROM flagged ORDER BY id`
+	qAttemptListExpired = `SELECT ` + attemptCols + ` FROM attempts
+		WHERE status = 'running' AND lease_expires_at < $1
+		ORDER BY lease_expires_at, id LIMIT $2`
+	qAttemptExpire = `UPDATE attempts SET status = 'failed', error = $3, finished_at = $4
+		WHERE id = $1 AND lease_token = $2 AND status = 'running' AND lease_expires_at < $4`
+	qAttemptRelease = `UPDATE attempts SET status = 'failed', error = $3, finished_at = $4
+		WHERE id = $1 AND lease_token = $2 AND status = 'running'`
+	qAttemptNextDue = `SELECT min(not_before) FROM attempts
+		WHERE status = 'queued' AND queue = ANY($1)
+			AND (cardinality($2::text[]) = 0 OR type = ANY($2))`
+)
+
+// AttemptInsert stores a, sets its ID and notifies ChannelAttempts with its
+// queue. A zero Status is queued, a zero CreatedAt the current time, and a
+// zero NotBefore CreatedAt, so that AttemptNextDue never mistakes a due
+// attempt for none.
+func (t *tx) AttemptInsert(ctx context.Context, a *store.Attempt) error {
+	if a.Status == "" {
+		a.Status = store.AttemptQueued
+	}
+	if a.CreatedAt.IsZero() {
+		a.CreatedAt = truncate(nowFunc())
+	}
+	if a.NotBefore.IsZero() {
+		a.NotBefore = a.CreatedAt
+	}
+	params, err := jsonArg(a.Params)
+	if err != nil {
+		return err
+	}
+	err = t.tx.QueryRow(ctx, qAttemptInsert, a.RunID, a.Task, a.Index, a.Number, a.Namespace,
+		a.Workflow, a.Queue, a.Type, params, int64(a.Timeout), a.Status, tz(a.NotBefore),
+		a.LeaseToken, tz(a.LeaseExpiresAt), a.WorkerID, a.CancelRequested, tz(a.CreatedAt),
+		tz(a.StartedAt), tz(a.FinishedAt), text(a.Error)).Scan(&a.ID)
+	if err != nil {
+		return fmt.Errorf("postgres: attempt insert: %w", interpretError(err))
+	}
+	return nil
+}
+
+func (t *tx) AttemptGet(ctx context.Context, id int64) (*store.Attempt, error) {
+	a, err := scanAttempt(t.tx.QueryRow(ctx, qAttemptGet, id))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: attempt %d: %w", id, interpretError(err))
+	}
+	return a, nil
+}
+
+// AttemptClaim takes up to p.Limit (at most 1000) attempts of p.Queues
+// (and of p.Types unless empty) in one statement; see the package doc.
+func (t *tx) AttemptClaim(ctx context.Context, p *store.AttemptClaimParams) ([]*store.Attempt, error) {
+	if len(p.Queues) == 0 || p.Limit <= 0 {
+		return nil, nil
+	}
+	tokens := make([]string, min(p.Limit, maxClaim))
+	for i := range tokens {
+		tokens[i] = newToken()
+	}
+	claimed, err := queryAll(ctx, t, scanAttempt, qAttemptClaim, p.Queues, tz(p.Now), len(tokens),
+		tz(p.Now.Add(p.LeaseFor)), p.WorkerID, tokens, orEmpty(p.Types))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: attempt claim: %w", err)
+	}
+	return claimed, nil
+}
+
+// AttemptHeartbeat extends the lease unless a cancel was requested: then
+// it reports cancel and leaves the lease to run out.
+func (t *tx) AttemptHeartbeat(ctx context.Context, id int64, token string, until time.Time) (bool, error) {
+	var cancel bool
+	if err := t.tx.QueryRow(ctx, qAttemptHeartbeat, id, token, tz(until)).Scan(&cancel); err != nil {
+		return false, fmt.Errorf("postgres: attempt %d heartbeat: %w", id, staleOnMissing(err))
+	}
+	return cancel, nil
+}
+
+// AttemptFinish returns the attempt as it is once finished.
+func (t *tx) AttemptFinish(ctx context.Context, p *store.AttemptFinishParams) (*store.Attempt, error) {
+	switch p.Status {
+	case store.AttemptSucceeded, store.AttemptFailed, store.AttemptCanceled:
+	default:
+		return nil, fmt.Errorf("postgres: attempt %d finish: status %q is not succeeded, failed or canceled", p.ID, p.Status)
+	}
+	a, err := scanAttempt(t.tx.QueryRow(ctx, qAttemptFinish, p.ID, p.Token, p.Status, text(p.Error), tz(p.Now)))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: attempt %d finish: %w", p.ID, staleOnMissing(err))
+	}
+	return a, nil
+}
+
+// AttemptCancel stamps canceled queued attempts with the current time and
+// returns the flagged running ones by ID.
+func (t *tx) AttemptCancel(ctx context.Context, runID, task string, index int) ([]*store.Attempt, error) {
+	flagged, err := queryAll(ctx, t, scanAttempt, qAttemptCancel, runID, task, index, tz(truncate(nowFunc())))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: attempt cancel: %w", err)
+	}
+	return flagged, nil
+}
+
+// AttemptListExpired returns expired leases, longest expired first; a limit
+// <= 0 means no limit.
+func (t *tx) AttemptListExpired(ctx context.Context, now time.Time, limit int) ([]*store.Attempt, error) {
+	return queryAll(ctx, t, scanAttempt, qAttemptListExpired, tz(now), limitArg(limit))
+}
+
+func (t *tx) AttemptExpire(ctx context.Context, id int64, token string, now time.Time, errMsg string) error {
+	if err := mustAffect(t.tx.Exec(ctx, qAttemptExpire, id, token, text(errMsg), tz(now))); err != nil {
+		return fmt.Errorf("postgres: attempt %d expire: %w", id, staleOnMissing(err))
+	}
+	return nil
+}
+
+func (t *tx) AttemptRelease(ctx context.Context, id int64, token string, now time.Time, errMsg string) error {
+	if err := mustAffect(t.tx.Exec(ctx, qAttemptRelease, id, token, text(errMsg), tz(now))); err != nil {
+		return fmt.Errorf("postgres: attempt %d release: %w", id, staleOnMissing(err))
+	}
+	return nil
+}
+
+// AttemptNextDue: an empty types means any type.
+func (t *tx) AttemptNextDue(ctx context.Context, queues, types []string) (time.Time, error) {
+	var next time.Time
+	if len(queues) == 0 {
+		return next, nil
+	}
+	if err := t.tx.QueryRow(ctx, qAttemptNextDue, queues, orEmpty(types)).Scan(tsCol{&next}); err != nil {
+		return time.Time{}, fmt.Errorf("postgres: attempt next due: %w", interpretError(err))
+	}
+	return next, nil
+}
+
+// orEmpty makes a nil slice an empty array rather than NULL.
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,334 @@
+// Package pgtest gives tests a PostgreSQL database: the one named by
+// LEGATO_TEST_POSTGRES_DSN when it is set, else a throwaway cluster that it
+// creates with the machine's PostgreSQL binaries (initdb, postgres) in a
+// temporary directory, once per test binary. The cluster listens on a Unix
+// socket in that directory only, trusts every local connection, and runs
+// with fsync off: it is for tests, not for measuring durability.
+//
+// The server runs as a child of the test binary that the kernel stops when
+// the binary dies, however it dies; TestMain should still call Main (or
+// wrap m with Runner) so that the server is shut down and its directory
+// removed. Without binaries, DSN skips the test, saying so loudly.
+//
+// Each test should use a schema of its own (Schema), so that tests run in
+// parallel on one database without seeing each other.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// EnvDSN names the environment variable holding the DSN of an existing
+// database to test against (for instance
+// postgres://postgres@127.0.0.1:5432/test?sslmode=disable).
+const EnvDSN = "LEGATO_TEST_POSTGRES_DSN"
+
+// EnvBin names an environment variable that may hold the directory of the
+// PostgreSQL binaries, when they are neither on PATH nor in a usual place.
+const EnvBin = "LEGATO_TEST_POSTGRES_BIN"
+
+var (
+	once    sync.Once
+	current *cluster
+	// skip is why there is no cluster when there are no binaries; startErr
+	// why the cluster failed otherwise.
+	skip     string
+	startErr error
+)
+
+// DSN returns the DSN of the test database: LEGATO_TEST_POSTGRES_DSN when
+// set, else that of the throwaway cluster, started at the first call. It
+// skips t when there is neither, and fails it when the cluster does not
+// start.
+func DSN(t testing.TB) string {
+	t.Helper()
+	if dsn := os.Getenv(EnvDSN); dsn != "" {
+		return dsn
+	}
+	once.Do(func() { current, skip, startErr = start() })
+	switch {
+	case skip != "":
+		t.Skip(skip)
+	case startErr != nil:
+		t.Fatalf("pgtest: start a throwaway PostgreSQL: %v", startErr)
+	}
+	return current.dsn
+}
+
+// Main runs the tests of m, stops the throwaway cluster if one started,
+// and exits with the tests' code: call it from TestMain.
+func Main(m *testing.M) {
+	os.Exit(Runner(m).Run())
+}
+
+// Runner wraps m so that its Run also stops the throwaway cluster after
+// the tests, for a TestMain that hands m to something else, such as
+// goleak.VerifyTestMain(pgtest.Runner(m)).
+func Runner(m *testing.M) interface{ Run() int } {
+	return runner(func() int {
+		defer Stop()
+		return m.Run()
+	})
+}
+
+type runner func() int
+
+func (r runner) Run() int { return r() }
+
+// Stop shuts the throwaway cluster down and removes its directory; later
+// calls to DSN fail.
+func Stop() {
+	once.Do(func() { startErr = errors.New("stopped") })
+	if current != nil {
+		current.stop()
+		current = nil
+		startErr = errors.New("stopped")
+	}
+}
+
+// Schema returns the name of a new schema for t (the store creates it) and
+// drops it with everything in it when t ends, after the cleanups registered
+// later (closing the store) have run.
+func Schema(t testing.TB, dsn string) string {
+	t.Helper()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := "legato_test_" + hex.EncodeToString(b[:])
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Errorf("pgtest: drop schema %s: %v", name, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{name}.Sanitize()+" CASCADE"); err != nil {
+			t.Errorf("pgtest: drop schema %s: %v", name, err)
+		}
+	})
+	return name
+}
+
+// cluster is a running throwaway server.
+type cluster struct {
+	dir    string
+	dsn    string
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+// start creates and starts a cluster; with no binaries it returns why the
+// tests are skipped.
+func start() (*cluster, string, error) {
+	bin, err := findBin()
+	if err != nil {
+		return nil, "pgtest: SKIPPING PostgreSQL tests: " + EnvDSN + " is unset and " + err.Error() +
+			"; install PostgreSQL's server package or set " + EnvDSN + "=postgres://user@host:port/db", nil
+	}
+	cred, err := credential()
+	if err != nil {
+		return nil, "", err
+	}
+	// A short base: a Unix socket path must fit in about 100 bytes.
+	base := os.TempDir()
+	if len(base) > 40 {
+		base = "/tmp"
+	}
+	dir, err := os.MkdirTemp(base, "legato-pg-")
+	if err != nil {
+		return nil, "", err
+	}
+	c, err := startIn(dir, bin, cred)
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, "", err
+	}
+	return c, "", nil
+}
+
+func startIn(dir, bin string, cred *syscall.Credential) (*cluster, error) {
+	if cred != nil {
+		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+			return nil, err
+		}
+	}
+	data := filepath.Join(dir, "data")
+	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "-A", "trust",
+		"-E", "UTF8", "--locale=C", "--no-sync")
+	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	if out, err := initdb.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("initdb: %w\n%s", err, out)
+	}
+
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	logPath := filepath.Join(dir, "postgres.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close()
+	// The server itself, not pg_ctl: as a child of this process it gets
+	// SIGQUIT (immediate shutdown) when the test binary dies, so that a
+	// killed or crashed test run leaves no server behind.
+	cmd := exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-k", dir, "-p", strconv.Itoa(port),
+		"-c", "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit=off",
+		"-c", "full_page_writes=off", "-c", "max_connections=300")
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	c := &cluster{
+		dir:    dir,
+		dsn:    fmt.Sprintf("host=%s port=%d user=postgres dbname=postgres sslmode=disable", dir, port),
+		cmd:    cmd,
+		exited: make(chan struct{}),
+	}
+	go func() {
+		_ = cmd.Wait()
+		close(c.exited)
+	}()
+	if err := c.waitReady(30 * time.Second); err != nil {
+		c.stop()
+		log, _ := os.ReadFile(logPath)
+		return nil, fmt.Errorf("%w\n%s", err, log)
+	}
+	return c, nil
+}
+
+// waitReady waits until the server accepts connections.
+func (c *cluster) waitReady(limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		conn, err := pgx.Connect(ctx, c.dsn)
+		if err == nil {
+			err = conn.Close(ctx)
+			cancel()
+			return err
+		}
+		cancel()
+		select {
+		case <-c.exited:
+			return fmt.Errorf("postgres exited: %w", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("postgres not ready after %v: %w", limit, err)
+		}
+	}
+}
+
+// stop asks for a fast shutdown, kills the server if it lingers, and
+// removes the cluster's directory.
+func (c *cluster) stop() {
+	_ = c.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-c.exited:
+	case <-time.After(10 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-c.exited
+	}
+	_ = os.RemoveAll(c.dir)
+}
+
+// findBin returns the directory of initdb and postgres: EnvBin, else that
+// of initdb on PATH, else the newest /usr/lib/postgresql/*/bin (Debian's
+// layout) or /usr/pgsql-*/bin (the PGDG RPMs').
+func findBin() (string, error) {
+	var dirs []string
+	if d := os.Getenv(EnvBin); d != "" {
+		dirs = append(dirs, d)
+	}
+	if p, err := exec.LookPath("initdb"); err == nil {
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			p = real
+		}
+		dirs = append(dirs, filepath.Dir(p))
+	}
+	for _, pattern := range []string{"/usr/lib/postgresql/*/bin", "/usr/pgsql-*/bin"} {
+		found, _ := filepath.Glob(pattern)
+		slices.SortFunc(found, func(a, b string) int { return versionOf(b) - versionOf(a) })
+		dirs = append(dirs, found...)
+	}
+	for _, d := range dirs {
+		if isExecutable(filepath.Join(d, "initdb")) && isExecutable(filepath.Join(d, "postgres")) {
+			return d, nil
+		}
+	}
+	return "", errors.New("no PostgreSQL server binaries (initdb and postgres) were found on PATH, in " +
+		EnvBin + ", under /usr/lib/postgresql/*/bin or /usr/pgsql-*/bin")
+}
+
+// versionOf reads the major version out of a binary directory's path.
+func versionOf(dir string) int {
+	for _, part := range strings.Split(dir, string(filepath.Separator)) {
+		if n, err := strconv.Atoi(strings.TrimPrefix(part, "pgsql-")); err == nil {
+			return n
+		}
+	}
+	return 0
+}
+
+func isExecutable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
+}
+
+// credential is whom to run the server as: nil (this process's user),
+// unless this process is root, which initdb and postgres refuse: then the
+// postgres user, else nobody.
+func credential() (*syscall.Credential, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	var errs []error
+	for _, name := range []string{"postgres", "nobody"} {
+		u, err := user.Lookup(name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
+		gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
+		if err := errors.Join(err1, err2); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+	}
+	return nil, fmt.Errorf("running as root, and no user to run PostgreSQL as: %w", errors.Join(errs...))
+}
+
+// freePort returns a TCP port nobody listens on. The server listens on a
+// Unix socket only, whose name carries the port: any free one will do.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

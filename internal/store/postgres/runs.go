@@ -1,0 +1,141 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/legatohq/legato/internal/store"
+)
+
+const (
+	// qRunInsert reports a duplicate id by inserting nothing: a unique
+	// violation would abort the whole transaction.
+	qRunInsert = `INSERT INTO runs (` + runCols + `)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+		ON CONFLICT (id) DO NOTHING`
+	qRunGet       = `SELECT ` + runCols + ` FROM runs WHERE id = $1`
+	qRunGetLocked = qRunGet + ` FOR UPDATE`
+	qRunUpdate    = `UPDATE runs SET version = $2, status = $3, inputs = $4, outputs = $5,
+		error = $6, attempt = $7, compensating = $8, seq = $9, started_at = $10, finished_at = $11,
+		deadline = $12, updated_at = $13 WHERE id = $1`
+	qRunCountActive = `SELECT count(*) FROM runs
+		WHERE namespace = $1 AND workflow = $2 AND status IN ('running', 'waiting')`
+	qRunNextQueued = `SELECT ` + runCols + ` FROM runs
+		WHERE namespace = $1 AND workflow = $2 AND status = 'queued'
+		ORDER BY created_at, id LIMIT 1`
+)
+
+// runMaps encodes a run's inputs and outputs.
+func runMaps(r *store.Run) (inputs, outputs *string, err error) {
+	if inputs, err = jsonArg(r.Inputs); err != nil {
+		return nil, nil, err
+	}
+	outputs, err = jsonArg(r.Outputs)
+	return inputs, outputs, err
+}
+
+// RunInsert stores r; a zero CreatedAt is set to the current time.
+func (t *tx) RunInsert(ctx context.Context, r *store.Run) error {
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = truncate(nowFunc())
+	}
+	inputs, outputs, err := runMaps(r)
+	if err != nil {
+		return err
+	}
+	tag, err := t.tx.Exec(ctx, qRunInsert, r.ID, r.Namespace, r.Workflow, r.Version, r.Status,
+		inputs, outputs, text(r.Error), r.Attempt, r.Compensating, r.ParentRunID, r.ParentTask,
+		r.ParentIndex, r.Seq, tz(r.CreatedAt), tz(r.StartedAt), tz(r.FinishedAt), tz(r.Deadline),
+		r.CreatedBy, tz(r.UpdatedAt))
+	if err == nil && tag.RowsAffected() == 0 {
+		err = fmt.Errorf("%w: run %s exists", store.ErrConflict, r.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: run insert %s: %w", r.ID, interpretError(err))
+	}
+	return nil
+}
+
+// RunGet inside Tx locks the run's row until the transaction ends (FOR
+// UPDATE): transitions of one run are serialized across servers.
+func (t *tx) RunGet(ctx context.Context, id string) (*store.Run, error) {
+	q := qRunGet
+	if t.write {
+		q = qRunGetLocked
+	}
+	r, err := scanRun(t.tx.QueryRow(ctx, q, id))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: run %s: %w", id, interpretError(err))
+	}
+	return r, nil
+}
+
+// RunUpdate writes the mutable fields of r: all but ID, Namespace,
+// Workflow, the parent fields, CreatedAt and CreatedBy.
+func (t *tx) RunUpdate(ctx context.Context, r *store.Run) error {
+	inputs, outputs, err := runMaps(r)
+	if err != nil {
+		return err
+	}
+	err = mustAffect(t.tx.Exec(ctx, qRunUpdate, r.ID, r.Version, r.Status, inputs, outputs,
+		text(r.Error), r.Attempt, r.Compensating, r.Seq, tz(r.StartedAt), tz(r.FinishedAt),
+		tz(r.Deadline), tz(r.UpdatedAt)))
+	if err != nil {
+		return fmt.Errorf("postgres: run update %s: %w", r.ID, interpretError(err))
+	}
+	return nil
+}
+
+// RunList builds its WHERE clause from the filters set in p.
+func (t *tx) RunList(ctx context.Context, p *store.RunListParams) ([]*store.Run, error) {
+	var args params
+	var conds []string
+	if p.Namespace != "" {
+		conds = append(conds, "namespace = "+args.add(p.Namespace))
+	}
+	if p.Workflow != "" {
+		conds = append(conds, "workflow = "+args.add(p.Workflow))
+	}
+	if p.Status != "" {
+		conds = append(conds, "status = "+args.add(p.Status))
+	}
+	if p.ParentID != "" {
+		conds = append(conds, "parent_run_id = "+args.add(p.ParentID))
+	}
+	if !p.Before.IsZero() {
+		conds = append(conds, "created_at < "+args.add(tz(p.Before)))
+	}
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	q := `SELECT ` + runCols + ` FROM runs`
+	if len(conds) > 0 {
+		q += ` WHERE ` + strings.Join(conds, " AND ")
+	}
+	q += ` ORDER BY created_at DESC, id DESC LIMIT ` + args.add(limit)
+	return queryAll(ctx, t, scanRun, q, args...)
+}
+
+// RunCountActive inside Tx first takes an advisory lock on the workflow,
+// held until the transaction ends: two transactions cannot both count the
+// last free concurrency slot.
+func (t *tx) RunCountActive(ctx context.Context, namespace, workflow string) (int, error) {
+	if err := t.lock(ctx, lockWorkflow, namespace+"/"+workflow); err != nil {
+		return 0, fmt.Errorf("postgres: run count: %w", err)
+	}
+	var n int
+	if err := t.tx.QueryRow(ctx, qRunCountActive, namespace, workflow).Scan(&n); err != nil {
+		return 0, fmt.Errorf("postgres: run count: %w", interpretError(err))
+	}
+	return n, nil
+}
+
+func (t *tx) RunNextQueued(ctx context.Context, namespace, workflow string) (*store.Run, error) {
+	r, err := scanRun(t.tx.QueryRow(ctx, qRunNextQueued, namespace, workflow))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: next queued run of %s/%s: %w", namespace, workflow, interpretError(err))
+	}
+	return r, nil
+}
