@@ -26,14 +26,22 @@ const (
 
 	// qAttemptClaim picks the due attempts of the queues ($1) and types ($7,
 	// any when empty) with SKIP LOCKED, hands each one of the tokens ($6)
-	// and marks their task runs running, in one statement.
+	// and marks their task runs running, in one statement. Each queue is
+	// read in claim order from the partial index, and stops at the limit
+	// (ORDER BY over queue = ANY($1) would sort every due attempt); with
+	// several queues, up to the limit per queue are locked and the oldest
+	// taken, the others left at the end of the transaction.
 	qAttemptClaim = `WITH due AS (
-			SELECT id FROM attempts
-			WHERE status = 'queued' AND queue = ANY($1) AND not_before <= $2
-				AND (cardinality($7::text[]) = 0 OR type = ANY($7))
-			ORDER BY not_before, id
+			SELECT a.id FROM (SELECT DISTINCT unnest($1::text[]) AS queue) q, LATERAL (
+				SELECT id, not_before FROM attempts
+				WHERE status = 'queued' AND queue = q.queue AND not_before <= $2
+					AND (cardinality($7::text[]) = 0 OR type = ANY($7))
+				ORDER BY not_before, id
+				LIMIT $3
+				FOR UPDATE SKIP LOCKED
+			) a
+			ORDER BY a.not_before, a.id
 			LIMIT $3
-			FOR UPDATE SKIP LOCKED
 		), numbered AS (
 			SELECT id, row_number() OVER (ORDER BY id) AS n FROM due
 		), leased AS (
@@ -77,9 +85,12 @@ const (
 		WHERE id = $1 AND lease_token = $2 AND status = 'running' AND lease_expires_at < $4`
 	qAttemptRelease = `UPDATE attempts SET status = 'failed', error = $3, finished_at = $4
 		WHERE id = $1 AND lease_token = $2 AND status = 'running'`
-	qAttemptNextDue = `SELECT min(not_before) FROM attempts
-		WHERE status = 'queued' AND queue = ANY($1)
-			AND (cardinality($2::text[]) = 0 OR type = ANY($2))`
+	// qAttemptNextDue reads the head of each queue ($1) in the partial index.
+	qAttemptNextDue = `SELECT min(head.not_before) FROM (SELECT DISTINCT unnest($1::text[]) AS queue) q, LATERAL (
+			SELECT not_before FROM attempts
+			WHERE status = 'queued' AND queue = q.queue AND (cardinality($2::text[]) = 0 OR type = ANY($2))
+			ORDER BY not_before LIMIT 1
+		) head`
 )
 
 // AttemptInsert stores a, sets its ID and notifies ChannelAttempts with its
