@@ -254,6 +254,9 @@ func (c *cluster) stop() {
 	_ = os.RemoveAll(c.dir)
 }
 
+// binGlobs are where PostgreSQL packages put the server binaries.
+var binGlobs = []string{"/usr/lib/postgresql/*/bin", "/usr/pgsql-*/bin"}
+
 // findBin returns the directory of initdb and postgres: EnvBin, else that
 // of initdb on PATH, else the newest /usr/lib/postgresql/*/bin (Debian's
 // layout) or /usr/pgsql-*/bin (the PGDG RPMs').
@@ -268,7 +271,7 @@ func findBin() (string, error) {
 		}
 		dirs = append(dirs, filepath.Dir(p))
 	}
-	for _, pattern := range []string{"/usr/lib/postgresql/*/bin", "/usr/pgsql-*/bin"} {
+	for _, pattern := range binGlobs {
 		found, _ := filepath.Glob(pattern)
 		slices.SortFunc(found, func(a, b string) int { return versionOf(b) - versionOf(a) })
 		dirs = append(dirs, found...)
