@@ -48,13 +48,16 @@
 //
 // # Claims
 //
-// AttemptClaim is one statement whatever the number of attempts: a CTE picks
-// up to Limit due queued attempts of the queues, oldest NotBefore first,
-// with FOR UPDATE SKIP LOCKED (claimers running at once each take different
-// rows and never wait for each other; a row another claimer committed in the
-// meantime is re-checked and dropped), leases each with its own token
-// generated in Go, and marks their task runs running in the same statement.
-// A partial index holds only queued attempts, in claim order per queue.
+// AttemptClaim is one statement whatever the number of attempts. For each
+// queue it reads the partial index of queued attempts (queue, not_before,
+// id) in claim order with FOR UPDATE SKIP LOCKED, stopping at the limit:
+// claimers running at once each take different rows and never wait for
+// each other, and a row another claimer committed in the meantime is
+// re-checked and dropped. It keeps the oldest NotBefore of those, up to
+// Limit (at most 1000 per call), leases each with its own token generated
+// in Go, and marks their task runs running, all in the same statement.
+// With several queues, the rows locked beyond the limit stay locked, and
+// skipped by other claimers, until the claim commits.
 //
 // # Notifications
 //
