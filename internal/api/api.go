@@ -41,10 +41,10 @@ type Config struct {
 
 // server holds what the handlers need.
 type server struct {
-	eng  *engine.Engine
-	st   store.Store
-	log  *slog.Logger
-	shut shutdowns
+	eng   *engine.Engine
+	st    store.Store
+	log   *slog.Logger
+	polls polls
 }
 
 // publicPaths answer without a token.

@@ -90,6 +90,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		"/api/v1/runs/{id}/events":                      {"get"},
 		"/api/v1/workers/claim":                         {"post"},
 		"/api/v1/workers/heartbeat":                     {"post"},
+		"/api/v1/workers/release":                       {"post"},
 		"/api/v1/attempts/{id}/complete":                {"post"},
 		"/api/v1/attempts/{id}/interrupt":               {"post"},
 		"/api/v1/attempts/{id}/logs":                    {"post"},

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"sync"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -24,6 +24,10 @@ const (
 	defaultClaimWait = 20 * time.Second
 	maxClaimWait     = 30 * time.Second
 )
+
+// reservedWorkerPrefix starts the ids of the server's in-process workers,
+// whose attempts a server releases at start.
+const reservedWorkerPrefix = "local:"
 
 // ClaimRequest is the body of POST /workers/claim.
 type ClaimRequest struct {
@@ -112,7 +116,21 @@ type AttemptLogsRequest struct {
 	Lines []AttemptLogLine `json:"lines" maxItems:"5000"`
 }
 
+// ReleaseRequest is the body of POST /workers/release.
+type ReleaseRequest struct {
+	WorkerID string `json:"worker_id" minLength:"1" maxLength:"200" doc:"The stopping worker"`
+}
+
+// ReleaseResponse is the body of a release's answer.
+type ReleaseResponse struct {
+	Released int `json:"released" doc:"How many attempts the worker still held and were given back"`
+}
+
 type claimInput struct{ Body ClaimRequest }
+
+type releaseInput struct{ Body ReleaseRequest }
+
+type releaseOutput struct{ Body ReleaseResponse }
 
 type claimOutput struct{ Body ClaimResponse }
 
@@ -149,6 +167,12 @@ func (s *server) registerWorkers(api huma.API) {
 		Errors:  []int{http.StatusBadRequest, http.StatusUnauthorized},
 	}, s.heartbeat)
 	huma.Register(api, huma.Operation{
+		OperationID: "release-worker", Method: http.MethodPost, Path: Prefix + "/workers/release", Tags: tags,
+		Summary:     "A stopping worker's last call: give back every attempt it still holds",
+		Description: "Ends the worker's long polls on this server, then interrupts every attempt leased to this worker id (new attempts are queued at once), including any a poll claimed while the worker was going away.",
+		Errors:      []int{http.StatusBadRequest, http.StatusUnauthorized},
+	}, s.releaseWorker)
+	huma.Register(api, huma.Operation{
 		OperationID: "complete-attempt", Method: http.MethodPost, Path: Prefix + "/attempts/{id}/complete", Tags: tags,
 		Summary:       "Report an attempt's result (or acknowledge its cancel)",
 		Description:   "A token that no longer holds the attempt is refused with 409 stale_lease and changes nothing.",
@@ -171,6 +195,9 @@ func (s *server) registerWorkers(api huma.API) {
 
 func (s *server) claim(ctx context.Context, in *claimInput) (*claimOutput, error) {
 	b := in.Body
+	if strings.HasPrefix(b.WorkerID, reservedWorkerPrefix) {
+		return nil, errInvalidRequest("worker_id %q: ids starting with %q are the server's own workers", b.WorkerID, reservedWorkerPrefix)
+	}
 	p := &engine.ClaimParams{
 		WorkerID: b.WorkerID, Queues: b.Queues, Types: b.Types, Limit: b.Limit,
 		LeaseFor: time.Duration(b.LeaseSeconds) * time.Second,
@@ -182,23 +209,42 @@ func (s *server) claim(ctx context.Context, in *claimInput) (*claimOutput, error
 	if b.WaitSeconds != nil {
 		wait = min(time.Duration(*b.WaitSeconds)*time.Second, maxClaimWait)
 	}
-	deadline := time.Now().Add(wait)
-	stopping := s.stopping(ctx)
+	ctx, end := s.polls.start(ctx, b.WorkerID)
+	defer end()
+	got, err := s.longPoll(ctx, p, time.Now().Add(wait))
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &claimOutput{Body: ClaimResponse{Attempts: toClaimed(got)}}, nil
+}
+
+// longPoll claims until it gets attempts or the deadline passes, waiting
+// in between for a commit that queues an attempt, for the next queued
+// attempt to become due, for the client to go away, or for the server to
+// stop.
+func (s *server) longPoll(ctx context.Context, p *engine.ClaimParams, deadline time.Time) ([]*store.Attempt, error) {
+	stopping := s.polls.stopping(ctx)
 	for {
 		// Take the signal before claiming, so a commit between the claim
 		// and the wait still wakes it.
 		work := s.eng.WorkSignal()
 		got, err := s.eng.ClaimAttempts(ctx, p)
 		if err != nil {
-			return nil, s.fail(ctx, err)
+			return nil, err
+		}
+		if len(got) > 0 && ctx.Err() != nil {
+			// Nobody will read the answer: give the attempts back now
+			// rather than when their leases run out.
+			s.giveBack(context.WithoutCancel(ctx), got, p.WorkerID)
+			return nil, nil
 		}
 		left := time.Until(deadline)
 		if len(got) > 0 || left <= 0 {
-			return &claimOutput{Body: ClaimResponse{Attempts: toClaimed(got)}}, nil
+			return got, nil
 		}
 		next, err := s.eng.NextDue(ctx, p.Queues, p.Types)
 		if err != nil {
-			return nil, s.fail(ctx, err)
+			return nil, err
 		}
 		if !next.IsZero() {
 			left = min(left, max(next.Sub(s.eng.Now()), time.Millisecond))
@@ -212,9 +258,47 @@ func (s *server) claim(ctx context.Context, in *claimInput) (*claimOutput, error
 		}
 		timer.Stop()
 		if ctx.Err() != nil || isClosed(stopping) {
-			return &claimOutput{Body: ClaimResponse{Attempts: []ClaimedAttempt{}}}, nil
+			return nil, nil
 		}
 	}
+}
+
+// giveBack interrupts attempts claimed for a worker that will never run
+// them: new attempts are queued at once.
+func (s *server) giveBack(ctx context.Context, as []*store.Attempt, workerID string) int {
+	n := 0
+	for _, a := range as {
+		err := s.eng.InterruptAttempt(ctx, a.ID, a.LeaseToken, "worker:"+workerID)
+		switch {
+		case err == nil:
+			n++
+		case !errors.Is(err, store.ErrStaleLease):
+			s.log.ErrorContext(ctx, "give back an attempt", "attempt", a.ID, "worker", workerID, "err", err)
+		}
+	}
+	return n
+}
+
+// releaseWorker ends the worker's long polls on this server, then gives
+// back every attempt it still holds: those a poll claimed for it while it
+// was stopping, and any it did not report.
+func (s *server) releaseWorker(ctx context.Context, in *releaseInput) (*releaseOutput, error) {
+	id := in.Body.WorkerID
+	s.polls.end(ctx, id)
+	var held []*store.Attempt
+	err := s.st.View(ctx, func(tx store.Tx) error {
+		running, err := tx.AttemptListExpired(ctx, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), 0)
+		for _, a := range running {
+			if a.WorkerID == id {
+				held = append(held, a)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return nil, s.fail(ctx, err)
+	}
+	return &releaseOutput{Body: ReleaseResponse{Released: s.giveBack(ctx, held, id)}}, nil
 }
 
 func (s *server) heartbeat(ctx context.Context, in *heartbeatInput) (*heartbeatOutput, error) {
@@ -331,45 +415,4 @@ func toClaimed(as []*store.Attempt) []ClaimedAttempt {
 		})
 	}
 	return out
-}
-
-// shutdowns tracks, per http.Server serving the API, a channel closed when
-// that server starts shutting down: long polls end then, so a graceful
-// stop does not wait for them.
-type shutdowns struct {
-	mu sync.Mutex
-	ch map[*http.Server]chan struct{}
-}
-
-// stopping returns the channel of the http.Server serving ctx's request
-// (nil, which never fires, when ctx does not name one).
-func (s *server) stopping(ctx context.Context) <-chan struct{} {
-	hs, _ := ctx.Value(http.ServerContextKey).(*http.Server)
-	if hs == nil {
-		return nil
-	}
-	s.shut.mu.Lock()
-	defer s.shut.mu.Unlock()
-	if s.shut.ch == nil {
-		s.shut.ch = map[*http.Server]chan struct{}{}
-	}
-	ch, ok := s.shut.ch[hs]
-	if !ok {
-		ch = make(chan struct{})
-		hs.RegisterOnShutdown(func() { close(ch) })
-		s.shut.ch[hs] = ch
-	}
-	return ch
-}
-
-func isClosed(ch <-chan struct{}) bool {
-	if ch == nil {
-		return false
-	}
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
 }

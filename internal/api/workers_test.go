@@ -324,7 +324,7 @@ func TestWorkerRequestValidation(t *testing.T) {
 	b.requireError(t, http.StatusBadRequest, "invalid_request", http.MethodPost, "/api/v1/attempts/abc/complete", map[string]any{"token": "x"})
 	b.requireError(t, http.StatusBadRequest, "invalid_request", http.MethodPost, attemptPath(1, "interrupt"), map[string]any{})
 
-	for _, path := range []string{"/api/v1/workers/claim", "/api/v1/workers/heartbeat", attemptPath(1, "complete"), attemptPath(1, "interrupt"), attemptPath(1, "logs")} {
+	for _, path := range []string{"/api/v1/workers/claim", "/api/v1/workers/heartbeat", "/api/v1/workers/release", attemptPath(1, "complete"), attemptPath(1, "interrupt"), attemptPath(1, "logs")} {
 		var e errorBody
 		require.Equal(t, http.StatusUnauthorized, b.doToken(t, "", http.MethodPost, path, map[string]any{}, &e), path)
 		require.Equal(t, "unauthenticated", e.Error.Code)
@@ -352,4 +352,39 @@ func TestClaimEndsAtShutdown(t *testing.T) {
 	require.Less(t, time.Since(start), 5*time.Second)
 	require.ErrorIs(t, <-served, http.ErrServerClosed)
 	require.Empty(t, <-done)
+}
+
+func TestReleaseWorker(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id, a := b.claimOne(t)
+
+	// A poll the worker left behind ends, and what it held is given back.
+	done := make(chan []api.ClaimedAttempt, 1)
+	go func() { done <- b.claim(t, 20) }()
+	time.Sleep(300 * time.Millisecond) // the claim is waiting by now
+	var out api.ReleaseResponse
+	require.Equal(t, http.StatusOK, b.do(t, http.MethodPost, "/api/v1/workers/release", api.ReleaseRequest{WorkerID: workerID}, &out))
+	select {
+	case got := <-done:
+		require.Empty(t, got)
+	case <-time.After(5 * time.Second):
+		require.FailNow(t, "the release did not end the worker's poll")
+	}
+	require.Equal(t, 1, out.Released)
+	require.Equal(t, []api.LeaseState{{ID: a.ID, Lost: true}}, b.heartbeat(t, api.LeaseRef{ID: a.ID, Token: a.LeaseToken}))
+
+	// The attempt runs again at once; releasing again finds nothing.
+	again := b.claim(t, 0)
+	require.Len(t, again, 1)
+	require.Equal(t, 2, again[0].Attempt)
+	require.Equal(t, http.StatusOK, b.do(t, http.MethodPost, "/api/v1/workers/release", api.ReleaseRequest{WorkerID: "someone-else"}, &out))
+	require.Zero(t, out.Released, "only the named worker's attempts")
+	require.Equal(t, http.StatusNoContent, b.do(t, http.MethodPost, attemptPath(again[0].ID, "complete"), api.CompleteRequest{Token: again[0].LeaseToken, Output: map[string]any{"said": "hi"}}, nil))
+	require.Equal(t, "succeeded", b.waitRun(t, id, statusIs("succeeded", "failed"))["status"])
+
+	b.requireError(t, http.StatusBadRequest, "invalid_request", http.MethodPost, "/api/v1/workers/release", map[string]any{})
+	e := b.requireError(t, http.StatusBadRequest, "invalid_request", http.MethodPost, "/api/v1/workers/claim",
+		map[string]any{"worker_id": "local:1", "types": []string{"test.echo"}})
+	require.Contains(t, e.Error.Message, "the server's own workers")
 }
