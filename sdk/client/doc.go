@@ -2,7 +2,10 @@
 //
 // It speaks the JSON API under /api/v1 described in docs/api-contract.md:
 // applying workflow files, starting, listing, cancelling and retrying runs,
-// and reading their logs and event journals. It does not depend on any of
+// reading their logs and event journals, and the worker protocol (Claim,
+// Heartbeat, CompleteAttempt, InterruptAttempt, AppendAttemptLogs,
+// ReleaseWorker) that
+// package sdk/worker runs for custom task types. It does not depend on any of
 // Legato's internal packages, so programs outside this module can use it.
 //
 // Errors returned by the server are *APIError values carrying the stable
