@@ -1,5 +1,5 @@
 // Package postgres is the scale-out Store driver: several Legato servers
-// share one PostgreSQL database (pgx v5, pgxpool). Open migrates the schema
+// share one PostgreSQL database (12 or later; pgx v5, pgxpool). Open migrates the schema
 // from the numbered files embedded from migrations/ (the same numbers as the
 // SQLite driver's), under a session advisory lock, so servers starting
 // together migrate once.
@@ -205,6 +205,13 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	}
 	if params["application_name"] == "" {
 		params["application_name"] = "legato"
+	}
+	// Every statement is prepared once per connection and none has a plan
+	// that depends on its arguments (they read by key or along an index);
+	// with the default plan_cache_mode, PostgreSQL would plan the claim
+	// again at each call, which costs more than running it.
+	if params["plan_cache_mode"] == "" {
+		params["plan_cache_mode"] = "force_generic_plan"
 	}
 	if err := migrate(ctx, pc.ConnConfig, c.schema); err != nil {
 		return nil, fmt.Errorf("postgres: migrate: %w", err)
