@@ -1,8 +1,8 @@
 // Package postgres is the scale-out Store driver: several Legato servers
-// share one PostgreSQL database (12 or later; pgx v5, pgxpool). Open migrates the schema
-// from the numbered files embedded from migrations/ (the same numbers as the
-// SQLite driver's), under a session advisory lock, so servers starting
-// together migrate once.
+// share one PostgreSQL database (version 12 or later) through pgx v5 and
+// pgxpool. Open migrates the schema from the numbered files embedded from
+// migrations/ (the same numbers as the SQLite driver's), under a session
+// advisory lock, so servers starting together migrate once.
 //
 // # Transactions
 //
