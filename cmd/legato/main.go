@@ -100,6 +100,7 @@ func (a *app) rootCmd() *cobra.Command {
 
 	root.AddCommand(
 		a.serverCmd(),
+		a.workerCmd(),
 		a.validateCmd(),
 		a.applyCmd(),
 		a.runCmd(),

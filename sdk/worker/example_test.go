@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/legatohq/legato/internal/api/apitest"
 	"github.com/legatohq/legato/sdk/client"
 	"github.com/legatohq/legato/sdk/worker"
 )
@@ -87,15 +88,24 @@ func ExampleNonRetryable() {
 }
 
 // exampleServer starts a real server in this process for the examples.
-func exampleServer() *legatoServer {
+func exampleServer() *exampleSrv {
 	dir, err := os.MkdirTemp("", "legato-example-")
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv, err := startServer(dir)
+	srv, err := apitest.Start(apitest.Config{Dir: dir})
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv.onClose = func() { os.RemoveAll(dir) }
-	return srv
+	return &exampleSrv{Server: srv, dir: dir}
+}
+
+type exampleSrv struct {
+	*apitest.Server
+	dir string
+}
+
+func (s *exampleSrv) Close() {
+	_ = s.Server.Close()
+	_ = os.RemoveAll(s.dir)
 }

@@ -162,8 +162,12 @@ func (w *Worker) Run(ctx context.Context) error {
 	bg.Go(func() { w.heartbeats(side) })
 	bg.Go(func() { w.logs.run(side) })
 
+	// Handlers are stopped once the claim in flight has returned, so that
+	// the attempts they give back are not taken by that very claim.
+	handlers, stopHandlers := context.WithCancel(context.WithoutCancel(ctx))
 	var running sync.WaitGroup
-	err := w.claimLoop(ctx, &running)
+	err := w.claimLoop(ctx, handlers, &running)
+	stopHandlers()
 	running.Wait()
 	stopSide()
 	bg.Wait()
@@ -188,8 +192,8 @@ func (w *Worker) releaseAll(ctx context.Context) {
 }
 
 // claimLoop claims as many attempts as there are free slots, with a long
-// poll, and starts each, until ctx ends.
-func (w *Worker) claimLoop(ctx context.Context, running *sync.WaitGroup) error {
+// poll, and starts each (to run until handlers ends), until ctx ends.
+func (w *Worker) claimLoop(ctx, handlers context.Context, running *sync.WaitGroup) error {
 	slots := make(chan struct{}, w.o.Concurrency)
 	var retry backoff
 	for {
@@ -221,7 +225,7 @@ func (w *Worker) claimLoop(ctx context.Context, running *sync.WaitGroup) error {
 		for _, a := range attempts {
 			running.Go(func() {
 				defer func() { <-slots }()
-				w.execute(ctx, a)
+				w.execute(handlers, a)
 			})
 		}
 	}
@@ -249,7 +253,8 @@ func (w *Worker) claim(ctx context.Context, n int) ([]client.Attempt, error) {
 	})
 }
 
-// execute runs one attempt and reports how it ended.
+// execute runs one attempt and reports how it ended; the handler is
+// stopped and the attempt given back when ctx ends.
 func (w *Worker) execute(ctx context.Context, a client.Attempt) {
 	hctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cancel(nil)

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/legatohq/legato/internal/api/apitest"
 	"github.com/legatohq/legato/sdk/client"
 	"github.com/legatohq/legato/sdk/worker"
 )
@@ -46,16 +47,17 @@ tasks:
     timeout: 300ms
 `
 
+// testBundle is a real server (SQLite, the HTTP API on loopback, no
+// in-process workers) with the test workflows applied, and its client. Only
+// the tests import Legato's internal packages; the SDK does not.
 type testBundle struct {
-	srv *legatoServer
+	srv *apitest.Server
 	c   *client.Client
 }
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
-	srv, err := startServer(t.TempDir())
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, srv.Close()) })
+	srv := apitest.Run(t, 0)
 	b := &testBundle{srv: srv, c: client.New(srv.URL, srv.Token)}
 	for _, src := range []string{echoFile, timeoutFile} {
 		_, _, err := b.c.Apply(t.Context(), "test.yaml", []byte(src))
@@ -432,7 +434,7 @@ func TestServerRestart(t *testing.T) {
 	require.NoError(t, b.srv.Close())
 	close(release)
 	require.Eventually(t, func() bool { return strings.Contains(w.logs.String(), "attempt report failed, trying again") }, 10*time.Second, 20*time.Millisecond)
-	require.NoError(t, b.srv.start())
+	require.NoError(t, b.srv.Start())
 
 	final := b.wait(t, r.ID)
 	require.Equal(t, client.StatusSucceeded, final.Status, final.Error)
