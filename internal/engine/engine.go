@@ -45,6 +45,9 @@ type Options struct {
 	NewID func() string
 	// Env is the allow-listed environment expressions see as `env`.
 	Env map[string]string
+	// Node describes this node to the others sharing the store (default
+	// ID "local").
+	Node NodeInfo
 }
 
 // Engine is the imperative shell around Decide.
@@ -66,6 +69,11 @@ type Engine struct {
 	work chan struct{}
 
 	completions batcher
+
+	node    NodeInfo
+	started time.Time
+	dutyMu  sync.Mutex
+	duty    dutyState
 }
 
 type specKey struct {
@@ -86,6 +94,11 @@ func New(st store.Store, o Options) *Engine {
 		e.newID = func() string { return uuid.Must(uuid.NewV7()).String() }
 	}
 	e.completions.e = e
+	e.node = o.Node
+	if e.node.ID == "" {
+		e.node.ID = "local"
+	}
+	e.started = e.now().UTC()
 	return e
 }
 

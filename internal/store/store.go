@@ -153,6 +153,8 @@ type Tx interface {
 	// returns the duty as it stands after the call: held by someone else
 	// when it could not be taken.
 	DutyAcquire(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (*Duty, error)
+	// DutyGet returns a duty as it stands (ErrNotFound when never taken).
+	DutyGet(ctx context.Context, name string) (*Duty, error)
 	// DutyRelease frees the duty when holder holds it (a graceful stop), so
 	// another node takes it at once; otherwise it does nothing.
 	DutyRelease(ctx context.Context, name, holder string) error

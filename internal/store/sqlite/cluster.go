@@ -70,10 +70,10 @@ func (t *tx) DutyAcquire(ctx context.Context, name, holder string, now time.Time
 	if _, err := t.exec(ctx, qDutyAcquire, name, holder, toMicros(now), toMicros(now.Add(ttl))); err != nil {
 		return nil, fmt.Errorf("sqlite: duty %s acquire: %w", name, interpretError(err))
 	}
-	return t.dutyGet(ctx, name)
+	return t.DutyGet(ctx, name)
 }
 
-func (t *tx) dutyGet(ctx context.Context, name string) (*store.Duty, error) {
+func (t *tx) DutyGet(ctx context.Context, name string) (*store.Duty, error) {
 	var d store.Duty
 	var expires int64
 	if err := t.queryRow(ctx, qDutyGet, name).Scan(&d.Name, &d.Holder, &d.Fence, &expires); err != nil {
@@ -91,7 +91,7 @@ func (t *tx) DutyRelease(ctx context.Context, name, holder string) error {
 }
 
 func (t *tx) DutyCheck(ctx context.Context, name, holder string, fence int64, now time.Time) error {
-	d, err := t.dutyGet(ctx, name)
+	d, err := t.DutyGet(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("sqlite: duty %s is not held: %w", name, store.ErrStaleLease)
 	}

@@ -64,9 +64,18 @@ func testDuties(t *testing.T, open func(t *testing.T) store.Store) {
 	}
 
 	require.ErrorIs(t, check("a", 1, at(0)), store.ErrStaleLease, "nobody holds it yet")
+	view(t, s, func(tx store.Tx) {
+		_, err := tx.DutyGet(ctx, "timers")
+		require.ErrorIs(t, err, store.ErrNotFound)
+	})
 	d := acquire("a", at(0))
 	require.Equal(t, &store.Duty{Name: "timers", Holder: "a", Fence: 1, ExpiresAt: at(10 * time.Second)}, d)
 	require.NoError(t, check("a", 1, at(5*time.Second)))
+	view(t, s, func(tx store.Tx) {
+		got, err := tx.DutyGet(ctx, "timers")
+		require.NoError(t, err)
+		require.Equal(t, d, got)
+	})
 
 	// b cannot take it while it holds; it sees who holds it.
 	d = acquire("b", at(5*time.Second))
