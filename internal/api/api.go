@@ -73,6 +73,7 @@ func New(cfg Config) http.Handler {
 	s.registerWorkflows(hapi)
 	s.registerRuns(hapi)
 	s.registerLogs(hapi)
+	s.registerCluster(hapi)
 	mux.HandleFunc(Prefix+"/", notFound)
 	tidyErrors(hapi.OpenAPI())
 
