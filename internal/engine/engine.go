@@ -138,6 +138,13 @@ func (e *Engine) OnRunFinished(f func(runIDs []string)) {
 	e.notifyMu.Unlock()
 }
 
+// Poke tells the engine that another node queued attempts (work) or set
+// timers, as a store notification reports: local claimers and the timer
+// loop look again.
+func (e *Engine) Poke(work, timers bool) {
+	e.announce(&effects{enqueued: work, timers: timers})
+}
+
 // Apply stores a validated workflow as a new version unless its latest
 // version has the same content.
 func (e *Engine) Apply(ctx context.Context, w *spec.Workflow, source, actor string) (*store.WorkflowVersion, bool, error) {
