@@ -17,6 +17,7 @@ func (a *app) serverCmd() *cobra.Command {
 		workers   int
 		apply     []string
 		env       []string
+		nodeID    string
 		logFormat string
 		logLevel  string
 	)
@@ -39,7 +40,7 @@ queued again, to run on the next start.`,
 				return usageErrorf("--workers must be 0 or more, not %d", workers)
 			}
 			return server.Run(cmd.Context(), server.Config{
-				DataDir: a.data, Addr: addr, Workers: workers, Apply: apply, Env: env,
+				DataDir: a.data, Addr: addr, Workers: workers, Apply: apply, Env: env, NodeID: nodeID,
 				Version: versionString(), Logger: log,
 			})
 		},
@@ -49,6 +50,7 @@ queued again, to run on the next start.`,
 	f.IntVar(&workers, "workers", envInt("LEGATO_WORKERS", 8), "attempts run at once by in-process workers; 0 turns them off (env LEGATO_WORKERS)")
 	f.StringArrayVar(&apply, "apply", nil, "workflow file or directory to apply at start (repeatable)")
 	f.StringSliceVar(&env, "env", envList("LEGATO_ENV"), "environment variables expressions may read as env.NAME (repeatable or comma-separated; env LEGATO_ENV)")
+	f.StringVar(&nodeID, "node-id", envOr("LEGATO_NODE_ID", ""), "this server's name among the servers sharing a database; keep it across restarts (default: local; env LEGATO_NODE_ID)")
 	f.StringVar(&logFormat, "log-format", envOr("LEGATO_LOG_FORMAT", "text"), "log format: text or json (env LEGATO_LOG_FORMAT)")
 	f.StringVar(&logLevel, "log-level", envOr("LEGATO_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env LEGATO_LOG_LEVEL)")
 	return cmd

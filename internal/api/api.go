@@ -75,6 +75,7 @@ func New(cfg Config) http.Handler {
 	s.registerRuns(hapi)
 	s.registerLogs(hapi)
 	s.registerWorkers(hapi)
+	s.registerCluster(hapi)
 	mux.HandleFunc(Prefix+"/", notFound)
 	tidyErrors(hapi.OpenAPI())
 

@@ -28,10 +28,10 @@ func (e *Engine) FireDueTimers(ctx context.Context) (int, error) {
 	}
 	fired := 0
 	for _, t := range due {
-		err := e.tx(ctx, func(tx store.Tx, fx *effects) error {
-			// The timer goes with the transition it causes. Should two
-			// firers race, the decision core ignores a timer whose task run
-			// (or run) no longer waits for it.
+		err := e.dutyTx(ctx, func(tx store.Tx, fx *effects) error {
+			// The timer goes with the transition it causes, under the
+			// scheduler duty's fence: a node that lost the duty fires
+			// nothing, so no timer fires twice.
 			if err := tx.TimerDelete(ctx, t.RunID, t.Task, t.Index, t.Kind); err != nil {
 				return err
 			}
@@ -110,7 +110,7 @@ func (e *Engine) expire(ctx context.Context, match func(*store.Attempt) bool, ms
 }
 
 func (e *Engine) expireOne(ctx context.Context, a *store.Attempt, msg string) (bool, error) {
-	err := e.tx(ctx, func(tx store.Tx, fx *effects) error {
+	err := e.dutyTx(ctx, func(tx store.Tx, fx *effects) error {
 		if err := tx.AttemptExpire(ctx, a.ID, a.LeaseToken, e.now().UTC(), msg); err != nil {
 			return err
 		}
@@ -122,8 +122,10 @@ func (e *Engine) expireOne(ctx context.Context, a *store.Attempt, msg string) (b
 	return err == nil, err
 }
 
-// Run fires timers and expires leases until ctx ends. Timers wake it
-// through OnTimer; a one-second poll is the safety net.
+// Run keeps this node's heartbeat and, while it holds the scheduler duty,
+// fires timers and expires leases, until ctx ends; then it gives the duty
+// up so another node takes it at once. Timers wake it through OnTimer; a
+// one-second poll is the safety net.
 func (e *Engine) Run(ctx context.Context) error {
 	wake := make(chan struct{}, 1)
 	e.OnTimer(func() {
@@ -132,8 +134,10 @@ func (e *Engine) Run(ctx context.Context) error {
 		default:
 		}
 	})
+	defer e.leave(context.WithoutCancel(ctx))
 	t := time.NewTimer(0)
 	defer t.Stop()
+	var lastBeat time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -141,21 +145,29 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-wake:
 		case <-t.C:
 		}
-		if _, err := e.FireDueTimers(ctx); err != nil && ctx.Err() == nil {
-			e.log.Error("fire timers", "err", err)
+		if time.Since(lastBeat) >= dutyRenew {
+			if err := e.beat(ctx); err != nil && ctx.Err() == nil {
+				e.log.Error("node heartbeat", "err", err)
+			}
+			lastBeat = time.Now()
 		}
-		if _, err := e.ExpireLeases(ctx); err != nil && ctx.Err() == nil {
-			e.log.Error("expire leases", "err", err)
-		}
-		next := pollInterval
-		var at time.Time
-		if err := e.store.View(ctx, func(tx store.Tx) error {
-			var err error
-			at, err = tx.TimerNext(ctx)
-			return err
-		}); err == nil && !at.IsZero() {
-			if d := at.Sub(e.now()); d < next {
-				next = max(d, time.Millisecond)
+		next := min(pollInterval, dutyRenew)
+		if _, leader := e.fence(); leader {
+			if _, err := e.FireDueTimers(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, errNotLeader) {
+				e.log.Error("fire timers", "err", err)
+			}
+			if _, err := e.ExpireLeases(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, errNotLeader) {
+				e.log.Error("expire leases", "err", err)
+			}
+			var at time.Time
+			if err := e.store.View(ctx, func(tx store.Tx) error {
+				var err error
+				at, err = tx.TimerNext(ctx)
+				return err
+			}); err == nil && !at.IsZero() {
+				if d := at.Sub(e.now()); d < next {
+					next = max(d, time.Millisecond)
+				}
 			}
 		}
 		if !t.Stop() {

@@ -45,6 +45,9 @@ type Options struct {
 	NewID func() string
 	// Env is the allow-listed environment expressions see as `env`.
 	Env map[string]string
+	// Node describes this node to the others sharing the store (default
+	// ID "local").
+	Node NodeInfo
 }
 
 // Engine is the imperative shell around Decide.
@@ -66,6 +69,11 @@ type Engine struct {
 	work chan struct{}
 
 	completions batcher
+
+	node    NodeInfo
+	started time.Time
+	dutyMu  sync.Mutex
+	duty    dutyState
 }
 
 type specKey struct {
@@ -86,6 +94,11 @@ func New(st store.Store, o Options) *Engine {
 		e.newID = func() string { return uuid.Must(uuid.NewV7()).String() }
 	}
 	e.completions.e = e
+	e.node = o.Node
+	if e.node.ID == "" {
+		e.node.ID = "local"
+	}
+	e.started = e.now().UTC()
 	return e
 }
 
@@ -123,6 +136,13 @@ func (e *Engine) OnRunFinished(f func(runIDs []string)) {
 	e.notifyMu.Lock()
 	e.onFinish = append(e.onFinish, f)
 	e.notifyMu.Unlock()
+}
+
+// Poke tells the engine that another node queued attempts (work) or set
+// timers, as a store notification reports: local claimers and the timer
+// loop look again.
+func (e *Engine) Poke(work, timers bool) {
+	e.announce(&effects{enqueued: work, timers: timers})
 }
 
 // Apply stores a validated workflow as a new version unless its latest

@@ -47,6 +47,8 @@ func setup(t testing.TB, workers int) *testBundle {
 		}
 		require.NoError(t, st.Close())
 	})
+	// The only node takes the scheduler duty at its first beat.
+	require.Eventually(t, eng.Leader, 10*time.Second, time.Millisecond)
 	return &testBundle{eng: eng, st: st, ctx: ctx}
 }
 

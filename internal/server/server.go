@@ -38,6 +38,9 @@ type Config struct {
 	Apply []string
 	// Env lists the environment variables expressions may read as `env`.
 	Env []string
+	// NodeID names this server among those sharing a store; it must stay
+	// the same across restarts (default: host name and listen port).
+	NodeID string
 	// Version is the build version.
 	Version string
 	Logger  *slog.Logger
@@ -80,9 +83,15 @@ func Run(ctx context.Context, cfg Config) error {
 		log.Warn("admin token file was missing: a new admin token was written", "path", tokenPath)
 	}
 
-	eng := engine.New(st, engine.Options{Logger: log, Env: allowEnv(cfg.Env)})
-	node := fmt.Sprintf("local:%d", os.Getpid())
-	if n, err := eng.ExpireWorker(ctx, "local:"); err != nil {
+	if cfg.NodeID == "" {
+		// The data directory is locked: an embedded store has one node.
+		cfg.NodeID = "local"
+	}
+	eng := engine.New(st, engine.Options{Logger: log, Env: allowEnv(cfg.Env), Node: engine.NodeInfo{ID: cfg.NodeID, Address: cfg.Addr, Version: cfg.Version}})
+	// In-process workers are named after the node, so that a restart of
+	// this node finds the attempts its previous process held.
+	workerID := cfg.NodeID + "/worker"
+	if n, err := eng.ExpireWorker(ctx, cfg.NodeID+"/"); err != nil {
 		return fmt.Errorf("recover interrupted attempts: %w", err)
 	} else if n > 0 {
 		log.Info("recovered attempts interrupted by the previous stop", "attempts", n)
@@ -109,12 +118,12 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	})
 	if cfg.Workers > 0 {
-		w := worker.New(eng, worker.Options{ID: node, Concurrency: cfg.Workers, Logger: log})
+		w := worker.New(eng, worker.Options{ID: workerID, Concurrency: cfg.Workers, Logger: log})
 		wg.Go(func() { _ = w.Run(ctx) })
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("legato server ready", "addr", ln.Addr().String(), "data", cfg.DataDir, "token_file", tokenPath, "workers", cfg.Workers)
+	log.Info("legato server ready", "addr", ln.Addr().String(), "data", cfg.DataDir, "token_file", tokenPath, "workers", cfg.Workers, "node", cfg.NodeID)
 	if cfg.Ready != nil {
 		cfg.Ready(ln.Addr().String())
 	}

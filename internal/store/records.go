@@ -203,3 +203,23 @@ type Event struct {
 	Actor string
 	At    time.Time
 }
+
+// Node is a server process of a cluster, as it reports itself.
+type Node struct {
+	ID          string
+	Address     string
+	Version     string
+	StartedAt   time.Time
+	HeartbeatAt time.Time
+}
+
+// Duty is a singleton duty (firing timers, expiring leases) held by one
+// node at a time.
+type Duty struct {
+	Name   string
+	Holder string
+	// Fence grows each time the holder changes: work done under an older
+	// fence is refused (DutyCheck).
+	Fence     int64
+	ExpiresAt time.Time
+}

@@ -134,6 +134,36 @@ type Tx interface {
 	// EventList returns a run's events with Seq > afterSeq, in order.
 	EventList(ctx context.Context, runID string, afterSeq int64, limit int) ([]*Event, error)
 
+	// NodeHeartbeat records that a server node is alive: it inserts the
+	// node (keeping StartedAt as given) or updates its address, version and
+	// HeartbeatAt.
+	NodeHeartbeat(ctx context.Context, n *Node) error
+	// NodeList returns the nodes whose HeartbeatAt is at or after since,
+	// by ID.
+	NodeList(ctx context.Context, since time.Time) ([]*Node, error)
+	// NodeDelete removes a node (a graceful stop); absent is not an error.
+	NodeDelete(ctx context.Context, id string) error
+	// NodePrune removes the nodes whose HeartbeatAt is before `before` and
+	// returns how many.
+	NodePrune(ctx context.Context, before time.Time) (int, error)
+
+	// DutyAcquire takes or renews the singleton duty `name` for holder
+	// until now+ttl when it is free, expired (ExpiresAt <= now) or already
+	// held by holder. Fence grows by one each time the holder changes. It
+	// returns the duty as it stands after the call: held by someone else
+	// when it could not be taken.
+	DutyAcquire(ctx context.Context, name, holder string, now time.Time, ttl time.Duration) (*Duty, error)
+	// DutyGet returns a duty as it stands (ErrNotFound when never taken).
+	DutyGet(ctx context.Context, name string) (*Duty, error)
+	// DutyRelease frees the duty when holder holds it (a graceful stop), so
+	// another node takes it at once; otherwise it does nothing.
+	DutyRelease(ctx context.Context, name, holder string) error
+	// DutyCheck fences the work of a duty: it returns ErrStaleLease unless
+	// holder holds the duty with that fence and it has not expired at now.
+	// Until the transaction ends, no other holder can take the duty over
+	// (drivers with concurrent writers lock the duty row).
+	DutyCheck(ctx context.Context, name, holder string, fence int64, now time.Time) error
+
 	// KVGet and KVPut hold small server settings (for instance the admin
 	// token's hash). KVGet returns ErrNotFound when absent.
 	KVGet(ctx context.Context, key string) (string, error)

@@ -47,6 +47,8 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Logs", func(t *testing.T) { t.Parallel(); testLogs(t, open) })
 	t.Run("Events", func(t *testing.T) { t.Parallel(); testEvents(t, open) })
 	t.Run("KV", func(t *testing.T) { t.Parallel(); testKV(t, open) })
+	t.Run("Nodes", func(t *testing.T) { t.Parallel(); testNodes(t, open) })
+	t.Run("Duties", func(t *testing.T) { t.Parallel(); testDuties(t, open) })
 	t.Run("Tx", func(t *testing.T) { t.Parallel(); testTx(t, open) })
 }
 
