@@ -66,6 +66,7 @@ type Worker struct {
 	mu       sync.Mutex
 	handlers map[string]HandlerFunc
 	held     map[int64]*lease
+	started  bool
 }
 
 // lease is an attempt the worker holds, from its claim until its report.
@@ -144,13 +145,20 @@ func (w *Worker) handler(taskType string) HandlerFunc {
 	return w.handlers[taskType]
 }
 
-// Run claims and runs attempts until ctx ends. Then it stops the handlers
+// Run claims and runs attempts until ctx ends; call it once. Then it stops the handlers
 // still running (their context ends), gives their attempts back so that
 // they run again at once elsewhere, and returns nil. It returns early with
 // an error the server will keep answering (a bad token: 401, an unknown
 // endpoint: 404); errors that may pass (the server restarting, the network)
 // are logged and retried with backoff.
 func (w *Worker) Run(ctx context.Context) error {
+	w.mu.Lock()
+	again := w.started
+	w.started = true
+	w.mu.Unlock()
+	if again {
+		return errors.New("worker: Run called twice")
+	}
 	types := w.types()
 	if len(types) == 0 {
 		return errors.New("worker: no handlers: call Handle before Run")

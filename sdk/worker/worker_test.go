@@ -459,6 +459,7 @@ func TestRunErrors(t *testing.T) {
 	require.ErrorAs(t, err, &ae)
 	require.Equal(t, client.CodeUnauthenticated, ae.Code)
 
+	require.ErrorContains(t, bad.Run(t.Context()), "Run called twice")
 	require.Panics(t, func() { bad.Handle("test.echo", echo) }, "a type registered twice")
 	require.Panics(t, func() { bad.Handle("", echo) })
 }
