@@ -65,7 +65,7 @@ stopped and given back, to run again at once on another worker.`,
 	f.StringArrayVar(&queues, "queue", nil, `queue to claim from (repeatable; default "default")`)
 	f.StringArrayVar(&types, "type", nil, "only run this built-in type (repeatable; default: all of them)")
 	f.IntVar(&concurrency, "concurrency", envInt("LEGATO_CONCURRENCY", worker.DefaultConcurrency), "attempts run at once (env LEGATO_CONCURRENCY)")
-	f.StringVar(&id, "id", envOr("LEGATO_WORKER_ID", ""), "the worker's id in leases and run journals, unique per process (env LEGATO_WORKER_ID; default hostname:pid)")
+	f.StringVar(&id, "id", envOr("LEGATO_WORKER_ID", ""), "the worker's id in leases and run journals, unique per process, without / (env LEGATO_WORKER_ID; default hostname:pid)")
 	f.DurationVar(&lease, "lease", worker.DefaultLease, "lease length: a worker that stops heartbeating loses its attempts after it")
 	f.StringVar(&logFormat, "log-format", envOr("LEGATO_LOG_FORMAT", "text"), "log format: text or json (env LEGATO_LOG_FORMAT)")
 	f.StringVar(&logLevel, "log-level", envOr("LEGATO_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env LEGATO_LOG_LEVEL)")

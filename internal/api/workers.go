@@ -25,13 +25,15 @@ const (
 	maxClaimWait     = 30 * time.Second
 )
 
-// reservedWorkerPrefix starts the ids of the server's in-process workers,
-// whose attempts a server releases at start.
-const reservedWorkerPrefix = "local:"
+// nodeSeparator is in the ids of the servers' in-process workers
+// ("<node>/worker"), whose attempts a server releases when it starts: a
+// remote worker's id must not have it, or a restart could release its
+// attempts.
+const nodeSeparator = "/"
 
 // ClaimRequest is the body of POST /workers/claim.
 type ClaimRequest struct {
-	WorkerID     string   `json:"worker_id" minLength:"1" maxLength:"200" doc:"Names the worker in leases and in the journal (worker:<id>)"`
+	WorkerID     string   `json:"worker_id" minLength:"1" maxLength:"200" doc:"Names the worker in leases and in the journal (worker:<id>); unique per process, without / (ids with / are the servers' own workers)"`
 	Queues       []string `json:"queues,omitempty" maxItems:"100" doc:"The queues the worker serves (default [\"default\"])"`
 	Types        []string `json:"types" minItems:"1" maxItems:"1000" doc:"The task types the worker runs: only attempts of these types are claimed"`
 	Limit        int      `json:"limit,omitempty" minimum:"1" maximum:"100" default:"1" doc:"The most attempts returned"`
@@ -195,8 +197,8 @@ func (s *server) registerWorkers(api huma.API) {
 
 func (s *server) claim(ctx context.Context, in *claimInput) (*claimOutput, error) {
 	b := in.Body
-	if strings.HasPrefix(b.WorkerID, reservedWorkerPrefix) {
-		return nil, errInvalidRequest("worker_id %q: ids starting with %q are the server's own workers", b.WorkerID, reservedWorkerPrefix)
+	if strings.Contains(b.WorkerID, nodeSeparator) {
+		return nil, errInvalidRequest("worker_id %q: an id with %q names a server's own workers (<node>/worker); choose one without", b.WorkerID, nodeSeparator)
 	}
 	p := &engine.ClaimParams{
 		WorkerID: b.WorkerID, Queues: b.Queues, Types: b.Types, Limit: b.Limit,

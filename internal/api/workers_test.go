@@ -385,6 +385,6 @@ func TestReleaseWorker(t *testing.T) {
 
 	b.requireError(t, http.StatusBadRequest, "invalid_request", http.MethodPost, "/api/v1/workers/release", map[string]any{})
 	e := b.requireError(t, http.StatusBadRequest, "invalid_request", http.MethodPost, "/api/v1/workers/claim",
-		map[string]any{"worker_id": "local:1", "types": []string{"test.echo"}})
-	require.Contains(t, e.Error.Message, "the server's own workers")
+		map[string]any{"worker_id": "local/worker", "types": []string{"test.echo"}})
+	require.Contains(t, e.Error.Message, "a server's own workers")
 }

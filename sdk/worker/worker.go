@@ -18,8 +18,9 @@ import (
 
 // Options configure a Worker. Zero fields take their defaults.
 type Options struct {
-	// ID names the worker in leases and in run journals ("worker:<id>");
-	// default "<hostname>:<pid>".
+	// ID names the worker in leases and in run journals ("worker:<id>"):
+	// unique per process, without "/" (ids with "/" are the servers' own
+	// workers); default "<hostname>:<pid>".
 	ID string
 	// Queues the worker claims from (default: "default").
 	Queues []string
