@@ -18,6 +18,8 @@ func (a *app) serverCmd() *cobra.Command {
 		apply     []string
 		env       []string
 		nodeID    string
+		storeKind string
+		dsn       string
 		logFormat string
 		logLevel  string
 	)
@@ -25,7 +27,8 @@ func (a *app) serverCmd() *cobra.Command {
 		Use:   "server",
 		Short: "Run the API, scheduler and in-process workers",
 		Long: `Server runs Legato: the HTTP API, the scheduler (timers, leases) and
-in-process workers, on an embedded SQLite database in the data directory.
+in-process workers, on an embedded SQLite database in the data directory,
+or on a PostgreSQL database shared with other servers (--store postgres).
 On first start it writes an admin API token to DIR/admin.token (mode 0600).
 SIGINT or SIGTERM stops it gracefully: attempts in flight are stopped and
 queued again, to run on the next start.`,
@@ -41,6 +44,7 @@ queued again, to run on the next start.`,
 			}
 			return server.Run(cmd.Context(), server.Config{
 				DataDir: a.data, Addr: addr, Workers: workers, Apply: apply, Env: env, NodeID: nodeID,
+				Store: storeKind, DSN: dsn,
 				Version: versionString(), Logger: log,
 			})
 		},
@@ -50,7 +54,9 @@ queued again, to run on the next start.`,
 	f.IntVar(&workers, "workers", envInt("LEGATO_WORKERS", 8), "attempts run at once by in-process workers; 0 turns them off (env LEGATO_WORKERS)")
 	f.StringArrayVar(&apply, "apply", nil, "workflow file or directory to apply at start (repeatable)")
 	f.StringSliceVar(&env, "env", envList("LEGATO_ENV"), "environment variables expressions may read as env.NAME (repeatable or comma-separated; env LEGATO_ENV)")
-	f.StringVar(&nodeID, "node-id", envOr("LEGATO_NODE_ID", ""), "this server's name among the servers sharing a database; keep it across restarts (default: local; env LEGATO_NODE_ID)")
+	f.StringVar(&storeKind, "store", envOr("LEGATO_STORE", "sqlite"), "where state lives: sqlite (embedded, in --data) or postgres (shared by several servers; env LEGATO_STORE)")
+	f.StringVar(&dsn, "dsn", envOr("LEGATO_DSN", ""), "PostgreSQL connection string for --store postgres (env LEGATO_DSN)")
+	f.StringVar(&nodeID, "node-id", envOr("LEGATO_NODE_ID", ""), "this server's name among the servers sharing a database; keep it across restarts (default: local with sqlite, host name and port with postgres; env LEGATO_NODE_ID)")
 	f.StringVar(&logFormat, "log-format", envOr("LEGATO_LOG_FORMAT", "text"), "log format: text or json (env LEGATO_LOG_FORMAT)")
 	f.StringVar(&logLevel, "log-level", envOr("LEGATO_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env LEGATO_LOG_LEVEL)")
 	return cmd

@@ -195,3 +195,37 @@ func TestFromContextEmpty(t *testing.T) {
 	ctx := auth.NewContext(t.Context(), &auth.Principal{Subject: "ci"})
 	require.Equal(t, "ci", auth.FromContext(ctx).Subject)
 }
+
+func TestJoinAdminTokenNeverRotates(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := t.Context()
+	// The first server of a fresh shared store makes the token.
+	first, err := auth.JoinAdminToken(ctx, b.st, b.path)
+	require.NoError(t, err)
+	again, err := auth.JoinAdminToken(ctx, b.st, b.path)
+	require.NoError(t, err)
+	require.Equal(t, first, again)
+
+	// A second server without the file, or with another token, leaves the
+	// shared token alone.
+	elsewhere := filepath.Join(b.dir, "node2", "admin.token")
+	_, err = auth.JoinAdminToken(ctx, b.st, elsewhere)
+	require.ErrorIs(t, err, auth.ErrAdminTokenElsewhere)
+	_, err = os.Stat(elsewhere)
+	require.ErrorIs(t, err, os.ErrNotExist, "no file written")
+	other, err := auth.NewToken()
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(filepath.Dir(elsewhere), 0o700))
+	require.NoError(t, os.WriteFile(elsewhere, []byte(other+"\n"), 0o600))
+	_, err = auth.JoinAdminToken(ctx, b.st, elsewhere)
+	require.ErrorIs(t, err, auth.ErrAdminTokenElsewhere)
+	_, err = auth.NewVerifier(b.st).Verify(ctx, first)
+	require.NoError(t, err, "the first server's token still works")
+
+	// With a copy of the file, the second server uses the same token.
+	require.NoError(t, os.WriteFile(elsewhere, []byte(first+"\n"), 0o600))
+	got, err := auth.JoinAdminToken(ctx, b.st, elsewhere)
+	require.NoError(t, err)
+	require.Equal(t, first, got)
+}

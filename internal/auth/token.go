@@ -78,6 +78,39 @@ func EnsureAdminToken(ctx context.Context, st store.Store, path string) (token s
 	return token, stored != "", nil
 }
 
+// ErrAdminTokenElsewhere: the store holds an admin token this node has no
+// file for (see JoinAdminToken).
+var ErrAdminTokenElsewhere = errors.New("the admin token was made by another server sharing this database: copy its admin.token file here to use it locally")
+
+// JoinAdminToken is EnsureAdminToken for a server sharing its store with
+// others: it never rotates. When the store already holds an admin token
+// and path does not have it, it leaves both alone and returns
+// ErrAdminTokenElsewhere (rotating would lock the other servers' clients
+// out).
+func JoinAdminToken(ctx context.Context, st store.Store, path string) (string, error) {
+	var stored string
+	err := st.View(ctx, func(tx store.Tx) error {
+		var err error
+		stored, err = tx.KVGet(ctx, adminHashKey)
+		return err
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return "", fmt.Errorf("read admin token hash: %w", err)
+	}
+	if stored != "" {
+		existing, err := readToken(path)
+		if err != nil {
+			return "", err
+		}
+		if existing == "" || subtle.ConstantTimeCompare([]byte(hashToken(existing)), []byte(stored)) != 1 {
+			return "", ErrAdminTokenElsewhere
+		}
+		return existing, nil
+	}
+	token, _, err := EnsureAdminToken(ctx, st, path)
+	return token, err
+}
+
 // ReadToken returns the token stored in path (trimmed), for clients that
 // find the admin token on the same machine.
 func ReadToken(path string) (string, error) {

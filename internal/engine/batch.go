@@ -67,13 +67,12 @@ func (b *batcher) flush(ctx context.Context) {
 // lease aborts the whole transaction), each completion is retried alone
 // so that one refusal does not refuse the others.
 func (b *batcher) commit(ctx context.Context, batch []*completion) {
+	rs := make([]*AttemptResult, len(batch))
+	for i, c := range batch {
+		rs[i] = c.r
+	}
 	err := b.e.tx(ctx, func(tx store.Tx, fx *effects) error {
-		for _, c := range batch {
-			if err := b.e.completeIn(ctx, tx, fx, c.r); err != nil {
-				return err
-			}
-		}
-		return nil
+		return b.e.completeIn(ctx, tx, fx, rs...)
 	})
 	if err == nil || len(batch) == 1 {
 		for _, c := range batch {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/legatohq/legato/internal/store"
 )
@@ -143,25 +145,41 @@ func (e *Engine) CompleteAttempt(ctx context.Context, r *AttemptResult) error {
 	return e.completions.submit(ctx, r)
 }
 
-// completeIn applies one completion inside tx.
-func (e *Engine) completeIn(ctx context.Context, tx store.Tx, fx *effects, r *AttemptResult) error {
-	status := store.AttemptSucceeded
-	switch {
-	case r.Canceled:
-		status = store.AttemptCanceled
-	case r.Err != "":
-		status = store.AttemptFailed
+// completeIn applies completions inside tx: first every attempt's finish
+// (each locks only its own attempt), then the transitions, in run id
+// order, so that two servers committing batches lock runs in the same
+// order and never deadlock.
+func (e *Engine) completeIn(ctx context.Context, tx store.Tx, fx *effects, rs ...*AttemptResult) error {
+	type done struct {
+		a *store.Attempt
+		r *AttemptResult
 	}
-	a, err := tx.AttemptFinish(ctx, &store.AttemptFinishParams{ID: r.ID, Token: r.Token, Status: status, Error: r.Err, Now: e.now().UTC()})
-	if err != nil {
-		return err
+	finished := make([]done, 0, len(rs))
+	for _, r := range rs {
+		status := store.AttemptSucceeded
+		switch {
+		case r.Canceled:
+			status = store.AttemptCanceled
+		case r.Err != "":
+			status = store.AttemptFailed
+		}
+		a, err := tx.AttemptFinish(ctx, &store.AttemptFinishParams{ID: r.ID, Token: r.Token, Status: status, Error: r.Err, Now: e.now().UTC()})
+		if err != nil {
+			return err
+		}
+		if !r.Canceled { // else the run decided when it asked for the cancel
+			finished = append(finished, done{a, r})
+		}
 	}
-	if r.Canceled {
-		return nil // the run decided when it asked for the cancel
+	slices.SortStableFunc(finished, func(x, y done) int { return strings.Compare(x.a.RunID, y.a.RunID) })
+	for _, f := range finished {
+		if err := e.apply(ctx, tx, fx, f.a.RunID, AttemptDone{
+			Task: f.a.Task, Index: f.a.Index, Attempt: f.a.Number, Output: f.r.Output, Err: f.r.Err, NonRetryable: f.r.NonRetryable,
+		}, f.r.Actor, 0); err != nil {
+			return err
+		}
 	}
-	return e.apply(ctx, tx, fx, a.RunID, AttemptDone{
-		Task: a.Task, Index: a.Index, Attempt: a.Number, Output: r.Output, Err: r.Err, NonRetryable: r.NonRetryable,
-	}, r.Actor, 0)
+	return nil
 }
 
 // InterruptAttempt gives back an attempt its worker stopped without a

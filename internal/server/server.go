@@ -19,6 +19,8 @@ import (
 	"github.com/legatohq/legato/internal/auth"
 	"github.com/legatohq/legato/internal/engine"
 	"github.com/legatohq/legato/internal/spec"
+	"github.com/legatohq/legato/internal/store"
+	"github.com/legatohq/legato/internal/store/postgres"
 	"github.com/legatohq/legato/internal/store/sqlite"
 	_ "github.com/legatohq/legato/internal/tasks" // registers the built-in task types
 	"github.com/legatohq/legato/internal/worker"
@@ -29,6 +31,10 @@ import (
 type Config struct {
 	// DataDir holds the SQLite database and the admin token (default ".legato").
 	DataDir string
+	// Store is "sqlite" (default: embedded, in DataDir) or "postgres".
+	Store string
+	// DSN is the PostgreSQL connection string (Store "postgres").
+	DSN string
 	// Addr is the HTTP listen address (default "127.0.0.1:8420").
 	Addr string
 	// Workers is the number of attempts run at once in this process; 0
@@ -70,23 +76,17 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer unlock()
 
-	st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "legato.db"))
+	st, listen, err := openStore(ctx, &cfg, log)
 	if err != nil {
-		return fmt.Errorf("open store: %w", err)
+		return err
 	}
 	defer st.Close()
 
 	tokenPath := filepath.Join(cfg.DataDir, "admin.token")
-	if _, rotated, err := auth.EnsureAdminToken(ctx, st, tokenPath); err != nil {
-		return fmt.Errorf("admin token: %w", err)
-	} else if rotated {
-		log.Warn("admin token file was missing: a new admin token was written", "path", tokenPath)
+	if err := adminToken(ctx, &cfg, st, tokenPath, log); err != nil {
+		return err
 	}
 
-	if cfg.NodeID == "" {
-		// The data directory is locked: an embedded store has one node.
-		cfg.NodeID = "local"
-	}
 	eng := engine.New(st, engine.Options{Logger: log, Env: allowEnv(cfg.Env), Node: engine.NodeInfo{ID: cfg.NodeID, Address: cfg.Addr, Version: cfg.Version}})
 	// In-process workers are named after the node, so that a restart of
 	// this node finds the attempts its previous process held.
@@ -117,13 +117,16 @@ func Run(ctx context.Context, cfg Config) error {
 			log.Error("engine stopped", "err", err)
 		}
 	})
+	if listen != nil {
+		wg.Go(func() { listen(ctx, eng) })
+	}
 	if cfg.Workers > 0 {
 		w := worker.New(eng, worker.Options{ID: workerID, Concurrency: cfg.Workers, Logger: log})
 		wg.Go(func() { _ = w.Run(ctx) })
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("legato server ready", "addr", ln.Addr().String(), "data", cfg.DataDir, "token_file", tokenPath, "workers", cfg.Workers, "node", cfg.NodeID)
+	log.Info("legato server ready", "addr", ln.Addr().String(), "store", cfg.Store, "data", cfg.DataDir, "token_file", tokenPath, "workers", cfg.Workers, "node", cfg.NodeID)
 	if cfg.Ready != nil {
 		cfg.Ready(ln.Addr().String())
 	}
@@ -146,6 +149,82 @@ func Run(ctx context.Context, cfg Config) error {
 		log.Info("legato server stopped")
 	}
 	return err
+}
+
+// openStore opens the configured store. For PostgreSQL it also returns
+// the loop that turns the database's notifications into wake-ups.
+func openStore(ctx context.Context, cfg *Config, log *slog.Logger) (store.Store, func(context.Context, *engine.Engine), error) {
+	switch cfg.Store {
+	case "", "sqlite":
+		cfg.Store = "sqlite"
+		if cfg.NodeID == "" {
+			// The data directory is locked: an embedded store has one node.
+			cfg.NodeID = "local"
+		}
+		st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "legato.db"))
+		if err != nil {
+			return nil, nil, fmt.Errorf("open store: %w", err)
+		}
+		return st, nil, nil
+	case "postgres":
+		if cfg.DSN == "" {
+			return nil, nil, errors.New("--store postgres needs --dsn (or LEGATO_DSN)")
+		}
+		if cfg.NodeID == "" {
+			cfg.NodeID = defaultNodeID(cfg.Addr)
+		}
+		st, err := postgres.Open(ctx, cfg.DSN, postgres.Logger(log))
+		if err != nil {
+			return nil, nil, fmt.Errorf("open store: %w", err)
+		}
+		listen := func(ctx context.Context, eng *engine.Engine) {
+			err := st.Listen(ctx, []string{postgres.ChannelAttempts, postgres.ChannelTimers}, func(channel, _ string) {
+				eng.Poke(channel == postgres.ChannelAttempts, channel == postgres.ChannelTimers)
+			})
+			if err != nil && ctx.Err() == nil {
+				log.Error("store notifications stopped; polling only", "err", err)
+			}
+		}
+		return st, listen, nil
+	}
+	return nil, nil, fmt.Errorf("unknown store %q: want sqlite or postgres", cfg.Store)
+}
+
+// adminToken makes sure the admin token exists. An embedded store's server
+// rotates it when its file is lost; a shared store's never does (the other
+// servers' clients use it).
+func adminToken(ctx context.Context, cfg *Config, st store.Store, path string, log *slog.Logger) error {
+	if cfg.Store == "sqlite" {
+		_, rotated, err := auth.EnsureAdminToken(ctx, st, path)
+		if err != nil {
+			return fmt.Errorf("admin token: %w", err)
+		}
+		if rotated {
+			log.Warn("admin token file was missing: a new admin token was written", "path", path)
+		}
+		return nil
+	}
+	_, err := auth.JoinAdminToken(ctx, st, path)
+	if errors.Is(err, auth.ErrAdminTokenElsewhere) {
+		log.Warn("no admin token file on this server: the database's admin token was made by another server; copy its admin.token here to use it locally", "path", path)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("admin token: %w", err)
+	}
+	return nil
+}
+
+// defaultNodeID is the host name and the listen port.
+func defaultNodeID(addr string) string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	if _, port, err := net.SplitHostPort(addr); err == nil {
+		return host + ":" + port
+	}
+	return host
 }
 
 // applyFiles applies workflow files (and the files of directories) at start.

@@ -189,12 +189,35 @@ func (w *Worker) execute(ctx context.Context, a *store.Attempt) {
 		res.Err = err.Error()
 		res.NonRetryable = tasks.IsNonRetryable(err)
 	}
-	if err := w.e.CompleteAttempt(context.WithoutCancel(ctx), res); err != nil {
+	if err := w.report(ctx, a, func(ctx context.Context) error { return w.e.CompleteAttempt(ctx, res) }); err != nil {
 		if errors.Is(err, store.ErrStaleLease) {
 			w.log.Info("attempt result refused: lease no longer held", "attempt", a.ID, "run", a.RunID, "task", a.Task)
 			return
 		}
 		w.log.Error("complete attempt", "attempt", a.ID, "run", a.RunID, "task", a.Task, "err", err)
+	}
+}
+
+// report calls f until it succeeds, is refused, or ctx ends (the run
+// stopped the attempt, or the worker is shutting down): a store that is
+// down for a while (a database restart) must not lose a result. f gets a
+// context that ctx's end does not cancel, so a report under way finishes.
+func (w *Worker) report(ctx context.Context, a *store.Attempt, f func(context.Context) error) error {
+	delay := 50 * time.Millisecond
+	for {
+		err := f(context.WithoutCancel(ctx))
+		if err == nil || errors.Is(err, store.ErrStaleLease) || errors.Is(err, engine.ErrRunNotFound) {
+			return err
+		}
+		w.log.Warn("report attempt result: will retry", "attempt", a.ID, "run", a.RunID, "task", a.Task, "in", delay, "err", err)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		delay = min(2*delay, 2*time.Second)
 	}
 }
 
