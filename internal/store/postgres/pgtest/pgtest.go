@@ -63,7 +63,7 @@ func DSN(t testing.TB) string {
 	if dsn := os.Getenv(EnvDSN); dsn != "" {
 		return dsn
 	}
-	once.Do(func() { current, skip, startErr = start() })
+	once.Do(func() { current, skip, startErr = start(false) })
 	switch {
 	case skip != "":
 		t.Skip(skip)
@@ -130,15 +130,20 @@ func Schema(t testing.TB, dsn string) string {
 
 // cluster is a running throwaway server.
 type cluster struct {
-	dir    string
-	dsn    string
-	cmd    *exec.Cmd
-	exited chan struct{}
+	dir  string
+	bin  string
+	cred *syscall.Credential
+	port int
+	// private: the cluster of one test (NewCluster), which it may crash.
+	private bool
+	dsn     string
+	cmd     *exec.Cmd
+	exited  chan struct{}
 }
 
 // start creates and starts a cluster; with no binaries it returns why the
 // tests are skipped.
-func start() (*cluster, string, error) {
+func start(private bool) (*cluster, string, error) {
 	bin, err := findBin()
 	if err != nil {
 		return nil, "pgtest: SKIPPING PostgreSQL tests: " + EnvDSN + " is unset and " + err.Error() +
@@ -157,7 +162,7 @@ func start() (*cluster, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	c, err := startIn(dir, bin, cred)
+	c, err := startIn(dir, bin, cred, private)
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, "", err
@@ -165,7 +170,7 @@ func start() (*cluster, string, error) {
 	return c, "", nil
 }
 
-func startIn(dir, bin string, cred *syscall.Credential) (*cluster, error) {
+func startIn(dir, bin string, cred *syscall.Credential, private bool) (*cluster, error) {
 	if cred != nil {
 		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
 			return nil, err
@@ -183,39 +188,54 @@ func startIn(dir, bin string, cred *syscall.Credential) (*cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	logPath := filepath.Join(dir, "postgres.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
+	c := &cluster{dir: dir, bin: bin, cred: cred, port: port, private: private,
+		dsn: fmt.Sprintf("host=%s port=%d user=postgres dbname=postgres sslmode=disable", dir, port)}
+	if err := c.launch(); err != nil {
 		return nil, err
+	}
+	return c, nil
+}
+
+// launch starts the server on the cluster's data directory and port and
+// waits until it accepts connections.
+func (c *cluster) launch() error {
+	logPath := filepath.Join(c.dir, "postgres.log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
 	}
 	defer logFile.Close()
 	// The server itself, not pg_ctl: as a child of this process it gets
 	// SIGQUIT (immediate shutdown) when the test binary dies, so that a
 	// killed or crashed test run leaves no server behind.
-	cmd := exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-k", dir, "-p", strconv.Itoa(port),
-		"-c", "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit=off",
+	// fsync off survives the crash of the server process (the kernel
+	// keeps what it was given); synchronous_commit off would not (the WAL
+	// not yet written is lost with the process): a private cluster, which
+	// tests crash, keeps it on.
+	syncCommit := "off"
+	if c.private {
+		syncCommit = "on"
+	}
+	cmd := exec.Command(filepath.Join(c.bin, "postgres"), "-D", filepath.Join(c.dir, "data"), "-k", c.dir, "-p", strconv.Itoa(c.port),
+		"-c", "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit="+syncCommit,
 		"-c", "full_page_writes=off", "-c", "max_connections=300")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred, Pdeathsig: syscall.SIGQUIT}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
+		return fmt.Errorf("postgres: %w", err)
 	}
-	c := &cluster{
-		dir:    dir,
-		dsn:    fmt.Sprintf("host=%s port=%d user=postgres dbname=postgres sslmode=disable", dir, port),
-		cmd:    cmd,
-		exited: make(chan struct{}),
-	}
+	c.cmd, c.exited = cmd, make(chan struct{})
+	exited := c.exited
 	go func() {
 		_ = cmd.Wait()
-		close(c.exited)
+		close(exited)
 	}()
 	if err := c.waitReady(30 * time.Second); err != nil {
-		c.stop()
+		c.halt()
 		log, _ := os.ReadFile(logPath)
-		return nil, fmt.Errorf("%w\n%s", err, log)
+		return fmt.Errorf("%w\n%s", err, log)
 	}
-	return c, nil
+	return nil
 }
 
 // waitReady waits until the server accepts connections.
@@ -241,9 +261,14 @@ func (c *cluster) waitReady(limit time.Duration) error {
 	}
 }
 
-// stop asks for a fast shutdown, kills the server if it lingers, and
-// removes the cluster's directory.
+// stop halts the server and removes the cluster's directory.
 func (c *cluster) stop() {
+	c.halt()
+	_ = os.RemoveAll(c.dir)
+}
+
+// halt asks for a fast shutdown and kills the server if it lingers.
+func (c *cluster) halt() {
 	_ = c.cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case <-c.exited:
@@ -251,7 +276,45 @@ func (c *cluster) stop() {
 		_ = c.cmd.Process.Kill()
 		<-c.exited
 	}
-	_ = os.RemoveAll(c.dir)
+}
+
+// Cluster is a throwaway PostgreSQL server of one test's own, for tests
+// that stop and restart the database under load.
+type Cluster struct{ c *cluster }
+
+// NewCluster starts a cluster for t (whatever LEGATO_TEST_POSTGRES_DSN
+// says: a shared server cannot be restarted by a test) and removes it when
+// t ends. Without binaries it skips t, saying so.
+func NewCluster(t testing.TB) *Cluster {
+	t.Helper()
+	c, why, err := start(true)
+	if why != "" {
+		t.Skip(why)
+	}
+	if err != nil {
+		t.Fatalf("pgtest: start a cluster: %v", err)
+	}
+	t.Cleanup(c.stop)
+	return &Cluster{c: c}
+}
+
+// DSN returns the cluster's connection string (database postgres).
+func (cl *Cluster) DSN() string { return cl.c.dsn }
+
+// Restart stops the server as a crash would (SIGQUIT: no shutdown
+// checkpoint, every connection dropped), waits down for `down`, and starts
+// it again on the same data and port.
+func (cl *Cluster) Restart(down time.Duration) error {
+	c := cl.c
+	_ = c.cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-c.exited:
+	case <-time.After(10 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-c.exited
+	}
+	time.Sleep(down)
+	return c.launch()
 }
 
 // binGlobs are where PostgreSQL packages put the server binaries.

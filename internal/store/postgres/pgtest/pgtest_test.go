@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
@@ -51,7 +52,7 @@ func TestNoBinaries(t *testing.T) {
 	saved := binGlobs
 	binGlobs = nil
 	t.Cleanup(func() { binGlobs = saved })
-	c, skip, err := start()
+	c, skip, err := start(false)
 	require.NoError(t, err)
 	require.Nil(t, c)
 	require.Contains(t, skip, "SKIPPING PostgreSQL tests")
@@ -63,4 +64,26 @@ func TestVersionOf(t *testing.T) {
 	require.Equal(t, 15, versionOf("/usr/lib/postgresql/15/bin"))
 	require.Equal(t, 16, versionOf("/usr/pgsql-16/bin"))
 	require.Zero(t, versionOf("/opt/pg/bin"))
+}
+
+// TestClusterRestart: a private cluster survives a crash-like restart with
+// its data, on the same DSN.
+func TestClusterRestart(t *testing.T) {
+	cl := NewCluster(t)
+	ctx := t.Context()
+	conn, err := pgx.Connect(ctx, cl.DSN())
+	require.NoError(t, err)
+	_, err = conn.Exec(ctx, "CREATE TABLE kept (v int); INSERT INTO kept VALUES (42)")
+	require.NoError(t, err)
+	require.NoError(t, cl.Restart(100*time.Millisecond))
+	_, err = conn.Exec(ctx, "SELECT 1")
+	require.Error(t, err, "the old connection died with the server")
+	conn.Close(context.Background())
+
+	conn, err = pgx.Connect(ctx, cl.DSN())
+	require.NoError(t, err)
+	defer conn.Close(context.Background())
+	var v int
+	require.NoError(t, conn.QueryRow(ctx, "SELECT v FROM kept").Scan(&v))
+	require.Equal(t, 42, v)
 }
