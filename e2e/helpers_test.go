@@ -80,6 +80,8 @@ type server struct {
 	apply   []string
 	workers int
 	logPath string
+	// args are more flags for every start (a store, a node id).
+	args []string
 
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when cmd has exited
@@ -151,6 +153,7 @@ func (s *server) start() {
 	for _, a := range s.apply {
 		args = append(args, "--apply", a)
 	}
+	args = append(args, s.args...)
 	cmd := exec.Command(legatoBin, args...)
 	cmd.Env = cleanEnv()
 	cmd.Stdout = logf
