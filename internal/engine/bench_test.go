@@ -14,10 +14,11 @@ import (
 	"github.com/legatohq/legato/internal/store"
 )
 
-// The engine's benchmarks run whole workflows of noop tasks on a real
-// SQLite file (durable commits: synchronous=FULL) with an in-process
-// worker, and measure in the same benchmark the store's floor: one durable
-// single-row commit. Figures and method: bench/README.md.
+// The engine's benchmarks run whole workflows of noop tasks with an
+// in-process worker on a real SQLite file (durable commits:
+// synchronous=FULL) and on PostgreSQL (LEGATO_TEST_POSTGRES_DSN, or a
+// throwaway cluster), and measure in the same benchmark the store's floor:
+// one single-row commit. Figures and method: bench/README.md.
 
 // BenchmarkChain40 is one run of 40 sequential noop tasks per op.
 func BenchmarkChain40(b *testing.B) {
@@ -30,7 +31,15 @@ func BenchmarkChain40(b *testing.B) {
 			fmt.Fprintf(&src, "    needs: [t%02d]\n", i-1)
 		}
 	}
-	runWorkflow(b, src.String(), steps)
+	onStores(b, func(b *testing.B, setup func(testing.TB, int) *testBundle) {
+		runWorkflow(b, setup, src.String(), steps)
+	})
+}
+
+// onStores runs f on SQLite and on PostgreSQL, as sub-benchmarks.
+func onStores(b *testing.B, f func(*testing.B, func(testing.TB, int) *testBundle)) {
+	b.Run("sqlite", func(b *testing.B) { f(b, setup) })
+	b.Run("postgres", func(b *testing.B) { f(b, setupPostgres) })
 }
 
 // BenchmarkFanout1000 is one run of a 1,000-item for_each and a join per op.
@@ -50,12 +59,12 @@ tasks:
     needs: [each]
     type: noop
 `, strings.Join(list, ", "))
-	runWorkflow(b, src, items+1)
+	onStores(b, func(b *testing.B, setup func(testing.TB, int) *testBundle) { runWorkflow(b, setup, src, items+1) })
 }
 
 // runWorkflow applies src, measures the commit floor, then runs the
 // workflow once per op and reports per-task figures beside the floor.
-func runWorkflow(b *testing.B, src string, tasks int) {
+func runWorkflow(b *testing.B, setup func(testing.TB, int) *testBundle, src string, tasks int) {
 	bundle := setup(b, 8)
 	bundle.apply(b, src)
 	name := strings.TrimSpace(strings.TrimPrefix(strings.SplitN(src, "\n", 2)[0], "name:"))

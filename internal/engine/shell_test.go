@@ -14,6 +14,8 @@ import (
 	"github.com/legatohq/legato/internal/engine"
 	"github.com/legatohq/legato/internal/spec"
 	"github.com/legatohq/legato/internal/store"
+	"github.com/legatohq/legato/internal/store/postgres"
+	"github.com/legatohq/legato/internal/store/postgres/pgtest"
 	"github.com/legatohq/legato/internal/store/sqlite"
 	_ "github.com/legatohq/legato/internal/tasks"
 	"github.com/legatohq/legato/internal/worker"
@@ -26,11 +28,34 @@ type testBundle struct {
 	ctx context.Context
 }
 
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
 func setup(t testing.TB, workers int) *testBundle {
 	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "legato.db"))
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "legato.db"))
 	require.NoError(t, err)
+	return setupOn(t, st, workers)
+}
+
+// setupPostgres is setup on a fresh schema of the test PostgreSQL database.
+func setupPostgres(t testing.TB, workers int) *testBundle {
+	t.Helper()
+	dsn := pgtest.DSN(t)
+	st, err := postgres.Open(t.Context(), dsn, postgres.Schema(pgtest.Schema(t, dsn)))
+	require.NoError(t, err)
+	return setupOn(t, st, workers)
+}
+
+// onBothStores runs a test on SQLite and on PostgreSQL.
+func onBothStores(t *testing.T, f func(*testing.T, func(testing.TB, int) *testBundle)) {
+	t.Run("sqlite", func(t *testing.T) { f(t, setup) })
+	t.Run("postgres", func(t *testing.T) { f(t, setupPostgres) })
+}
+
+// setupOn runs an engine (and workers) on st, which it closes at cleanup.
+func setupOn(t testing.TB, st store.Store, workers int) *testBundle {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
 	eng := engine.New(st, engine.Options{})
 	done := make(chan struct{}, 2)
 	go func() { _ = eng.Run(ctx); done <- struct{}{} }()
@@ -98,7 +123,9 @@ func (b *testBundle) wait(t *testing.T, id string) (*store.Run, map[string]*stor
 	}
 }
 
-func TestShellRunsAWorkflowEndToEnd(t *testing.T) {
+func TestShellRunsAWorkflowEndToEnd(t *testing.T) { onBothStores(t, testShellRunsAWorkflowEndToEnd) }
+
+func testShellRunsAWorkflowEndToEnd(t *testing.T, setup func(testing.TB, int) *testBundle) {
 	t.Parallel()
 	b := setup(t, 4)
 	b.apply(t, `
@@ -130,7 +157,9 @@ outputs:
 	require.Equal(t, store.TaskSucceeded, trs["fan[2]"].Status)
 }
 
-func TestShellRetriesThenSucceeds(t *testing.T) {
+func TestShellRetriesThenSucceeds(t *testing.T) { onBothStores(t, testShellRetriesThenSucceeds) }
+
+func testShellRetriesThenSucceeds(t *testing.T, setup func(testing.TB, int) *testBundle) {
 	t.Parallel()
 	b := setup(t, 2)
 	b.apply(t, `
@@ -146,7 +175,9 @@ tasks:
 	require.Equal(t, 3, trs["a"].Attempts)
 }
 
-func TestShellChildWorkflowAndSleep(t *testing.T) {
+func TestShellChildWorkflowAndSleep(t *testing.T) { onBothStores(t, testShellChildWorkflowAndSleep) }
+
+func testShellChildWorkflowAndSleep(t *testing.T, setup func(testing.TB, int) *testBundle) {
 	t.Parallel()
 	b := setup(t, 2)
 	b.apply(t, `
@@ -178,6 +209,10 @@ outputs: {msg: "${{ tasks.sub.output.msg }}"}
 }
 
 func TestShellConcurrencyLimitQueuesRuns(t *testing.T) {
+	onBothStores(t, testShellConcurrencyLimitQueuesRuns)
+}
+
+func testShellConcurrencyLimitQueuesRuns(t *testing.T, setup func(testing.TB, int) *testBundle) {
 	t.Parallel()
 	b := setup(t, 4)
 	b.apply(t, `
@@ -198,7 +233,9 @@ tasks:
 	require.False(t, r2.StartedAt.Before(r1.FinishedAt), "the second run starts after the first finished")
 }
 
-func TestShellCancelAndRetry(t *testing.T) {
+func TestShellCancelAndRetry(t *testing.T) { onBothStores(t, testShellCancelAndRetry) }
+
+func testShellCancelAndRetry(t *testing.T, setup func(testing.TB, int) *testBundle) {
 	t.Parallel()
 	b := setup(t, 2)
 	b.apply(t, `
@@ -236,7 +273,9 @@ tasks:
 	require.ErrorIs(t, err, engine.ErrRunNotFound)
 }
 
-func TestShellRefusesStaleLeases(t *testing.T) {
+func TestShellRefusesStaleLeases(t *testing.T) { onBothStores(t, testShellRefusesStaleLeases) }
+
+func testShellRefusesStaleLeases(t *testing.T, setup func(testing.TB, int) *testBundle) {
 	t.Parallel()
 	b := setup(t, 0) // no worker: the test claims by hand
 	b.apply(t, "name: one\ntasks: [{id: a, type: noop}]\n")
@@ -264,6 +303,10 @@ func TestShellRefusesStaleLeases(t *testing.T) {
 }
 
 func TestShellRecoversAttemptsOfAStoppedProcess(t *testing.T) {
+	onBothStores(t, testShellRecoversAttemptsOfAStoppedProcess)
+}
+
+func testShellRecoversAttemptsOfAStoppedProcess(t *testing.T, setup func(testing.TB, int) *testBundle) {
 	t.Parallel()
 	b := setup(t, 0) // no worker: the test claims by hand
 	b.apply(t, "name: one\ntasks: [{id: a, type: noop}]\n")
@@ -306,6 +349,10 @@ func TestShellRecoversAttemptsOfAStoppedProcess(t *testing.T) {
 }
 
 func TestShellConcurrentCompletionsCommitTogetherAndOneRefusalRefusesOnlyItself(t *testing.T) {
+	onBothStores(t, testShellConcurrentCompletionsCommitTogetherAndOneRefusalRefusesOnlyItself)
+}
+
+func testShellConcurrentCompletionsCommitTogetherAndOneRefusalRefusesOnlyItself(t *testing.T, setup func(testing.TB, int) *testBundle) {
 	t.Parallel()
 	b := setup(t, 0) // no worker: the test claims by hand
 	b.apply(t, "name: fan\ntasks:\n  - {id: each, type: noop, for_each: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]}\n")
