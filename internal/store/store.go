@@ -28,7 +28,11 @@ var (
 // Store is a database holding Legato's state.
 type Store interface {
 	// Tx runs fn in one read-write transaction and commits when fn returns
-	// nil. On SQLite it is BEGIN IMMEDIATE: write transactions are serialized.
+	// nil. On SQLite it is BEGIN IMMEDIATE: write transactions are
+	// serialized. A driver with concurrent writers may run fn again after a
+	// serialization failure or a deadlock, so fn must not keep state across
+	// calls; after an error inside fn the transaction may be unusable (on
+	// PostgreSQL it is aborted), so fn returns it rather than carrying on.
 	Tx(ctx context.Context, fn func(Tx) error) error
 	// View runs fn in a read-only transaction (a consistent snapshot).
 	View(ctx context.Context, fn func(Tx) error) error
@@ -54,7 +58,10 @@ type Tx interface {
 
 	// RunInsert stores a new run (ErrConflict if the id exists).
 	RunInsert(ctx context.Context, r *Run) error
-	// RunGet returns a run (ErrNotFound).
+	// RunGet returns a run (ErrNotFound). Inside Tx it also locks the run
+	// until the transaction ends, so that transitions of one run from
+	// several servers never interleave (SQLite's single writer does that
+	// by itself).
 	RunGet(ctx context.Context, id string) (*Run, error)
 	// RunUpdate writes every mutable field of r (ErrNotFound).
 	RunUpdate(ctx context.Context, r *Run) error
