@@ -28,48 +28,30 @@ const (
 )
 
 // haWorkflow is a DAG of 8 tasks: shell tasks that append their
-// idempotency key and attempt to a file, a fan-out and join, and a durable
-// sleep (a timer the leader fires). Retries absorb the attempts lost with a
-// stalled worker's expired leases.
-const haWorkflow = `name: ha
-tasks:
-  - id: start
-    type: shell
-    retry: {attempts: 6, initial: 100ms, max: 1s}
-    with: {run: 'echo "$LEGATO_IDEMPOTENCY_KEY $LEGATO_ATTEMPT" >> "$EFFECTS"; sleep 0.02', env: {EFFECTS: %[1]q}}
-  - id: a
-    needs: [start]
-    type: shell
-    retry: {attempts: 6, initial: 100ms, max: 1s}
-    with: {run: 'echo "$LEGATO_IDEMPOTENCY_KEY $LEGATO_ATTEMPT" >> "$EFFECTS"; sleep 0.05', env: {EFFECTS: %[1]q}}
-  - id: b
-    needs: [start]
-    type: shell
-    retry: {attempts: 6, initial: 100ms, max: 1s}
-    with: {run: 'echo "$LEGATO_IDEMPOTENCY_KEY $LEGATO_ATTEMPT" >> "$EFFECTS"; sleep 0.03', env: {EFFECTS: %[1]q}}
-  - id: c
-    needs: [start]
-    type: shell
-    retry: {attempts: 6, initial: 100ms, max: 1s}
-    with: {run: 'echo "$LEGATO_IDEMPOTENCY_KEY $LEGATO_ATTEMPT" >> "$EFFECTS"; sleep 0.04', env: {EFFECTS: %[1]q}}
-  - id: nap
-    needs: [a]
-    type: sleep
-    with: {duration: 200ms}
-  - id: join
-    needs: [nap, b, c]
-    type: shell
-    retry: {attempts: 6, initial: 100ms, max: 1s}
-    with: {run: 'echo "$LEGATO_IDEMPOTENCY_KEY $LEGATO_ATTEMPT" >> "$EFFECTS"', env: {EFFECTS: %[1]q}}
-  - id: check
-    needs: [join]
-    type: noop
-  - id: end
-    needs: [check]
-    type: shell
-    retry: {attempts: 6, initial: 100ms, max: 1s}
-    with: {run: 'echo "$LEGATO_IDEMPOTENCY_KEY $LEGATO_ATTEMPT" >> "$EFFECTS"', env: {EFFECTS: %[1]q}}
-`
+// idempotency key and attempt to the effects file, a fan-out and join, and
+// a durable sleep (a timer the leader fires). Retries absorb the attempts
+// lost with a stalled worker's expired leases.
+func haWorkflow(effects string) string {
+	var b strings.Builder
+	b.WriteString("name: ha\ntasks:\n")
+	shell := func(id, needs, sleep string) {
+		fmt.Fprintf(&b, "  - id: %s\n", id)
+		if needs != "" {
+			fmt.Fprintf(&b, "    needs: [%s]\n", needs)
+		}
+		fmt.Fprintf(&b, "    type: shell\n    retry: {attempts: 6, initial: 100ms, max: 1s}\n")
+		fmt.Fprintf(&b, "    with: {run: 'echo \"$LEGATO_IDEMPOTENCY_KEY $LEGATO_ATTEMPT\" >> \"$EFFECTS\"; sleep %s', env: {EFFECTS: %q}}\n", sleep, effects)
+	}
+	shell("start", "", "0.02")
+	shell("a", "start", "0.05")
+	shell("b", "start", "0.03")
+	shell("c", "start", "0.04")
+	b.WriteString("  - id: nap\n    needs: [a]\n    type: sleep\n    with: {duration: 200ms}\n")
+	shell("join", "nap, b, c", "0")
+	b.WriteString("  - id: check\n    needs: [join]\n    type: noop\n")
+	shell("end", "check", "0")
+	return b.String()
+}
 
 // TestHighAvailability is the fault test of the scale-out issue: two
 // servers on one PostgreSQL database, no in-process workers, two remote
@@ -95,7 +77,7 @@ func TestHighAvailability(t *testing.T) {
 	effects := filepath.Join(dir, "effects.log")
 	wfDir := filepath.Join(dir, "workflows")
 	require.NoError(t, os.Mkdir(wfDir, 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(wfDir, "ha.yaml"), []byte(fmt.Sprintf(haWorkflow, effects)), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(wfDir, "ha.yaml"), []byte(haWorkflow(effects)), 0o644))
 
 	node := func(id string, apply ...string) *server {
 		s := newServer(t, apply...)

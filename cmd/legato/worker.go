@@ -87,13 +87,10 @@ func executableTypes() []string {
 // builtin adapts a built-in task type's executor to a worker handler.
 func builtin(ex tasks.Executor) worker.HandlerFunc {
 	return func(ctx context.Context, t *worker.Task) (any, error) {
-		out, err := ex.Execute(ctx, &tasks.Request{
+		// tasks.NonRetryable is sdk/worker's marker: errors pass as they are.
+		return ex.Execute(ctx, &tasks.Request{
 			RunID: t.RunID, TaskID: t.TaskID, Index: t.Index, Attempt: t.Attempt, IdempotencyKey: t.IdempotencyKey,
 			Type: t.Type, Params: t.Params, Timeout: t.Timeout, Log: t.Log,
 		})
-		if tasks.IsNonRetryable(err) {
-			err = worker.NonRetryable(err)
-		}
-		return out, err
 	}
 }

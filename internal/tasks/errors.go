@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/legatohq/legato/sdk/worker"
 )
 
 // ErrCanceled is wrapped, together with ctx.Err(), by the error an executor
@@ -18,28 +20,16 @@ func canceled(ctx context.Context) error {
 	return fmt.Errorf("%w: %w", ErrCanceled, ctx.Err())
 }
 
-// nonRetryable marks an error that no new attempt can fix.
-type nonRetryable struct{ err error }
-
-func (e *nonRetryable) Error() string { return e.err.Error() }
-func (e *nonRetryable) Unwrap() error { return e.err }
-
 // NonRetryable wraps err so that the engine does not retry the attempt:
 // bad parameters, a 4xx answer, output that does not parse. errors.Is and
-// errors.As see through it. NonRetryable(nil) is nil.
-func NonRetryable(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &nonRetryable{err: err}
-}
+// errors.As see through it. NonRetryable(nil) is nil. It is the marker of
+// the public sdk/worker package, so that an error crosses between built-in
+// executors and SDK workers unchanged.
+func NonRetryable(err error) error { return worker.NonRetryable(err) }
 
 // IsNonRetryable reports whether err, or an error it wraps, was marked by
-// NonRetryable.
-func IsNonRetryable(err error) bool {
-	var nr *nonRetryable
-	return errors.As(err, &nr)
-}
+// NonRetryable (here or in sdk/worker).
+func IsNonRetryable(err error) bool { return worker.IsNonRetryable(err) }
 
 // FieldError is a problem with one field of a `with` block. Path is the
 // field's path inside `with` ("headers", "Accept"; list indexes as
