@@ -154,4 +154,3 @@ func TestStopGivesAttemptsBack(t *testing.T) {
 	require.Equal(t, map[string]any{"attempt": float64(2)}, tr.Output)
 	require.Equal(t, int64(2), blockCalls.Load())
 }
-
