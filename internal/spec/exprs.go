@@ -26,6 +26,12 @@ func (v *validator) expressions() {
 		params.Item = t.ForEach != nil
 		params.Secrets = true
 		v.exprErrors(p.with("with"), t.ID, expr.CheckTemplate(t.With, params))
+		if m, ok := t.With["match"].(string); ok && t.Type == "wait_event" && !expr.HasTemplate(m) {
+			match := base
+			match.Item = t.ForEach != nil
+			match.Event = true
+			v.exprErrors(p.with("with", "match"), t.ID, expr.CheckBool(m, match))
+		}
 		params.Tasks = append(params.Tasks[:len(params.Tasks):len(params.Tasks)], t.ID)
 		if t.OnFailure != nil {
 			v.exprErrors(p.with("on_failure", "with"), t.ID, expr.CheckTemplate(t.OnFailure.With, params))
