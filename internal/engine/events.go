@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/legatohq/legato/internal/expr"
+	"github.com/legatohq/legato/internal/spec"
 	"github.com/legatohq/legato/internal/store"
 )
 
@@ -270,4 +271,24 @@ func FirstTaskStart(trs []*store.TaskRun) time.Time {
 		}
 	}
 	return first
+}
+
+// Env returns the allow-listed environment expressions see as `env`.
+func (e *Engine) Env() map[string]string { return e.env }
+
+// LatestWorkflow returns the latest version of a workflow
+// (ErrWorkflowNotFound).
+func (e *Engine) LatestWorkflow(ctx context.Context, namespace, name string) (*spec.Workflow, int, error) {
+	var w *spec.Workflow
+	var version int
+	err := e.store.View(ctx, func(tx store.Tx) error {
+		var v *store.WorkflowVersion
+		var err error
+		w, v, err = e.workflow(ctx, tx, namespace, name, 0)
+		if v != nil {
+			version = v.Version
+		}
+		return err
+	})
+	return w, version, err
 }
