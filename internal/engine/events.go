@@ -12,8 +12,8 @@ import (
 	"github.com/legatohq/legato/internal/store"
 )
 
-// lookBackLimit bounds the stored events a beginning wait looks at.
-const lookBackLimit = 1000
+// lookBackPage is how many stored events a beginning wait reads at a time.
+const lookBackPage = 500
 
 // IngestResult is what storing one event did.
 type IngestResult struct {
@@ -216,22 +216,27 @@ func (e *Engine) waitEvent(ctx context.Context, tx store.Tx, fx *effects, run *s
 	if !c.LookBackFrom.Before(now) {
 		return nil
 	}
-	recent, err := tx.InboxList(ctx, &store.InboxListParams{Namespace: run.Namespace, Type: c.Type, Since: c.LookBackFrom, Limit: lookBackLimit})
-	if err != nil {
-		return err
-	}
-	for _, ev := range recent {
-		event := EventVar(ev)
-		ok, err := e.matches(c.Match, c.Context, event)
+	p := &store.InboxListParams{Namespace: run.Namespace, Type: c.Type, Since: c.LookBackFrom, Limit: lookBackPage}
+	for {
+		recent, err := tx.InboxList(ctx, p)
 		if err != nil {
-			e.log.Warn("wait_event match", "run", run.ID, "task", c.Task, "err", err)
+			return err
+		}
+		for _, ev := range recent {
+			event := EventVar(ev)
+			ok, err := e.matches(c.Match, c.Context, event)
+			if err != nil {
+				continue // a match that fails on an event does not match it
+			}
+			if ok {
+				return e.matched(ctx, tx, fx, run.ID, c.Task, c.Index, event, actor, depth+1)
+			}
+		}
+		if len(recent) < p.Limit {
 			return nil
 		}
-		if ok {
-			return e.matched(ctx, tx, fx, run.ID, c.Task, c.Index, event, actor, depth+1)
-		}
+		p.AfterSeq = recent[len(recent)-1].Seq
 	}
-	return nil
 }
 
 // TriggerLatency returns what started a run (nil for the API) and, once

@@ -247,3 +247,45 @@ func testShellWaitEventLooksBack(t *testing.T, setup func(testing.TB, int) *test
 	require.Equal(t, 7.0, r.Outputs["amount"])
 	require.Equal(t, "p-recent", trs["payment"].Output.(map[string]any)["id"])
 }
+
+func TestShellWaitEventLooksBackPastAPage(t *testing.T) { onBothStores(t, testShellWaitEventLooksBackPastAPage) }
+
+// testShellWaitEventLooksBackPastAPage: the matching event comes after
+// more events of its type than one read of the look-back takes.
+func testShellWaitEventLooksBackPastAPage(t *testing.T, setup func(testing.TB, int) *testBundle) {
+	t.Parallel()
+	b := setup(t, 1)
+	b.apply(t, fmt.Sprintf(payWorkflow, "1h", "fail"))
+	for i := range 520 {
+		b.ingest(t, payment(fmt.Sprintf("other-%d", i), "nobody", 1))
+	}
+	b.ingest(t, payment("mine", "o1", 9))
+	r, _ := b.wait(t, b.start(t, "pay", map[string]any{"order_id": "o1"}).ID)
+	require.Equal(t, store.RunSucceeded, r.Status, r.Error)
+	require.Equal(t, 9.0, r.Outputs["amount"])
+}
+
+// BenchmarkIngestEvent stores one event per op that starts a run of one
+// subscribed workflow and completes the wait of another run: the whole
+// ingestion transaction.
+func BenchmarkIngestEvent(b *testing.B) {
+	onStores(b, func(b *testing.B, setup func(testing.TB, int) *testBundle) {
+		tb := setup(b, 0)
+		tb.apply(b, "name: on-paid\ntriggers: [{event: payment.received}]\ntasks: [{id: a, type: noop}]\n")
+		tb.apply(b, fmt.Sprintf(payWorkflow, "1h", "fail"))
+		ids := make([]string, b.N)
+		for i := range b.N {
+			r, err := tb.eng.StartRun(tb.ctx, &engine.StartRunParams{Workflow: "pay", Inputs: map[string]any{"order_id": fmt.Sprint(i)}})
+			require.NoError(b, err)
+			ids[i] = r.ID
+		}
+		b.ResetTimer()
+		for i := range b.N {
+			res, err := tb.eng.IngestEvent(tb.ctx, payment(fmt.Sprint("p", i), fmt.Sprint(i), 1))
+			require.NoError(b, err)
+			if len(res.Runs) != 1 || len(res.Woke) != 1 {
+				b.Fatalf("event %d: %+v", i, res)
+			}
+		}
+	})
+}
