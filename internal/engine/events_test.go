@@ -248,7 +248,9 @@ func testShellWaitEventLooksBack(t *testing.T, setup func(testing.TB, int) *test
 	require.Equal(t, "p-recent", trs["payment"].Output.(map[string]any)["id"])
 }
 
-func TestShellWaitEventLooksBackPastAPage(t *testing.T) { onBothStores(t, testShellWaitEventLooksBackPastAPage) }
+func TestShellWaitEventLooksBackPastAPage(t *testing.T) {
+	onBothStores(t, testShellWaitEventLooksBackPastAPage)
+}
 
 // testShellWaitEventLooksBackPastAPage: the matching event comes after
 // more events of its type than one read of the look-back takes.
