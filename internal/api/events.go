@@ -49,7 +49,7 @@ type postEventInput struct {
 	CESubject   string `header:"ce-subject"`
 	CETime      string `header:"ce-time"`
 	CENamespace string `header:"ce-namespace"`
-	RawBody     []byte
+	RawBody     []byte `contentType:"application/cloudevents+json"`
 }
 
 type postEventOutput struct {
@@ -81,6 +81,9 @@ func (s *server) registerEvents(api huma.API) {
 		DefaultStatus: http.StatusAccepted,
 		Errors:        []int{http.StatusBadRequest, http.StatusUnauthorized},
 	}, s.postEvent)
+	// A binary mode event may have no data: the body is optional (huma
+	// makes a RawBody required, and checks it through this operation).
+	api.OpenAPI().Paths[Prefix+"/events"].Post.RequestBody.Required = false
 	huma.Register(api, huma.Operation{
 		OperationID: "list-events", Method: http.MethodGet, Path: Prefix + "/events", Tags: tags,
 		Summary: "List stored events, oldest first",

@@ -98,6 +98,11 @@ func TestPostEventBinaryMode(t *testing.T) {
 	})
 	require.Equal(t, http.StatusAccepted, status, "%v", out)
 	require.Equal(t, "plain words", out["event"].(map[string]any)["data"])
+
+	// No data at all.
+	status, out = b.postEvent(t, nil, map[string]string{"ce-specversion": "1.0", "ce-id": "b-3", "ce-source": "/shop", "ce-type": "ping"})
+	require.Equal(t, http.StatusAccepted, status, "%v", out)
+	require.NotContains(t, out["event"], "data")
 }
 
 func TestPostEventRejectsBadEvents(t *testing.T) {
