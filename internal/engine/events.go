@@ -242,7 +242,8 @@ func (e *Engine) waitEvent(ctx context.Context, tx store.Tx, fx *effects, run *s
 // TriggerLatency returns what started a run (nil for the API) and, once
 // one of its tasks started, the time from the webhook request or event
 // arriving to that first task start: the event-to-start latency metrics
-// export.
+// export. A metrics collector can observe it when runs finish:
+// OnRunFinished(func(ids) { for each id: TriggerLatency(ctx, id) }).
 func (e *Engine) TriggerLatency(ctx context.Context, runID string) (*store.RunTrigger, time.Duration, bool, error) {
 	var rt *store.RunTrigger
 	var first time.Time

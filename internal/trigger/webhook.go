@@ -163,11 +163,14 @@ func envVars(env map[string]string) map[string]any {
 
 // RequestVar is what a webhook's expressions see as `request`: body (the
 // JSON value when the body parses as JSON, else the text), headers (lower
-// case names; repeated headers joined with ", "), query (first values),
-// method and path.
+// case names; repeated headers joined with ", "; never Authorization, which
+// may hold the webhook's token), query (first values), method and path.
 func RequestVar(method, path string, h http.Header, q url.Values, body []byte) map[string]any {
 	headers := make(map[string]any, len(h))
 	for k, vs := range h {
+		if strings.EqualFold(k, "Authorization") {
+			continue
+		}
 		headers[strings.ToLower(k)] = strings.Join(vs, ", ")
 	}
 	query := make(map[string]any, len(q))

@@ -65,11 +65,12 @@ func TestAuthenticateBearer(t *testing.T) {
 }
 
 func TestRequestVar(t *testing.T) {
-	h := http.Header{"X-Github-Event": {"push"}, "Accept": {"a", "b"}}
+	h := http.Header{"X-Github-Event": {"push"}, "Accept": {"a", "b"}, "Authorization": {"Bearer t0k"}}
 	v := RequestVar("POST", "/hooks/a/b/c", h, url.Values{"env": {"prod", "x"}}, []byte(`{"n": 1}`))
 	require.Equal(t, map[string]any{"n": 1.0}, v["body"])
 	require.Equal(t, "push", v["headers"].(map[string]any)["x-github-event"])
 	require.Equal(t, "a, b", v["headers"].(map[string]any)["accept"])
+	require.NotContains(t, v["headers"], "authorization", "the token never reaches expressions")
 	require.Equal(t, "prod", v["query"].(map[string]any)["env"])
 	v = RequestVar("POST", "/", nil, nil, []byte("a=1&b=2"))
 	require.Equal(t, "a=1&b=2", v["body"])
