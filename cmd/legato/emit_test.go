@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -31,6 +32,11 @@ func TestEmit(t *testing.T) {
 	r := emit("user.signed_up", "--id", "u-1", "--source", "web", "--subject", "users/1", "--data", `{"email": "ada@example.com"}`)
 	require.Equal(t, 0, r.code, r.err)
 	require.Regexp(t, `^event u-1 \(web\) stored\nstarted run \S+\n$`, r.out)
+	run, err := client.New(srv.URL, srv.Token).Run(t.Context(), strings.Fields(r.out)[len(strings.Fields(r.out))-1])
+	require.NoError(t, err)
+	require.Equal(t, "event", run.Trigger.Kind)
+	require.Equal(t, "user.signed_up", run.Trigger.Name)
+	require.Equal(t, "u-1", run.Trigger.EventID)
 
 	r = emit("user.signed_up", "--id", "u-1", "--source", "web", "-o", "json")
 	require.Equal(t, 0, r.code, r.err)
