@@ -291,3 +291,30 @@ func BenchmarkIngestEvent(b *testing.B) {
 		}
 	})
 }
+
+func TestShellWaitEventForEachItems(t *testing.T) { onBothStores(t, testShellWaitEventForEachItems) }
+
+// testShellWaitEventForEachItems: one wait per item, each matched by its
+// own event through item, and one event may wake several waits.
+func testShellWaitEventForEachItems(t *testing.T, setup func(testing.TB, int) *testBundle) {
+	t.Parallel()
+	b := setup(t, 1)
+	b.apply(t, `
+name: batch
+tasks:
+  - id: pay
+    type: wait_event
+    for_each: ["a", "b", "c"]
+    with: {type: paid, match: "event.data.order == item || event.data.order == 'all'"}
+outputs: {ids: "${{ tasks.pay.output.map(o, o.id) }}"}
+`)
+	r := b.start(t, "batch", nil)
+	b.waiting(t, r.ID, "pay")
+	res := b.ingest(t, &store.InboxEvent{ID: "1", Source: "s", Type: "paid", Data: map[string]any{"order": "b"}})
+	require.Equal(t, []string{r.ID + "/pay/1"}, res.Woke)
+	res = b.ingest(t, &store.InboxEvent{ID: "2", Source: "s", Type: "paid", Data: map[string]any{"order": "all"}})
+	require.Equal(t, []string{r.ID + "/pay/0", r.ID + "/pay/2"}, res.Woke)
+	done, _ := b.wait(t, r.ID)
+	require.Equal(t, store.RunSucceeded, done.Status, done.Error)
+	require.Equal(t, []any{"2", "1", "2"}, done.Outputs["ids"])
+}
