@@ -22,7 +22,9 @@ type waitParams struct {
 	succeed    bool // on_timeout: succeed
 }
 
-func readWait(params map[string]any) (waitParams, error) {
+// readWait reads a wait_event task's parameters; the task's own `timeout:`
+// stands in for `with.timeout` when that is not set.
+func readWait(params map[string]any, def *spec.Task) (waitParams, error) {
 	w := waitParams{lookBack: DefaultLookBack}
 	w.typ, _ = params["type"].(string)
 	if w.typ == "" {
@@ -35,6 +37,9 @@ func readWait(params map[string]any) (waitParams, error) {
 	var err error
 	if w.timeout, err = durationParam(params, "timeout"); err != nil {
 		return w, err
+	}
+	if w.timeout == 0 && def != nil {
+		w.timeout = def.Timeout.D()
 	}
 	if _, ok := params["look_back"]; ok {
 		if w.lookBack, err = durationParam(params, "look_back"); err != nil {
@@ -78,7 +83,7 @@ func (s *State) isWaitEvent(k Key) bool {
 // matches events against, a timer for its timeout, and a look-back over
 // the events that arrived just before.
 func (s *State) startWait(d *Decision, k Key, tr *store.TaskRun, params map[string]any, item any) {
-	w, err := readWait(params)
+	w, err := readWait(params, s.def(k.Task))
 	if err != nil {
 		s.failLaunch(d, k, tr, err)
 		return
@@ -126,7 +131,7 @@ func (s *State) onEventTimeout(d *Decision, k Key) {
 	params, err := s.render(k, s.def(k.Task), s.itemOf(k))
 	var w waitParams
 	if err == nil {
-		w, err = readWait(params)
+		w, err = readWait(params, s.def(k.Task))
 	}
 	if err == nil && w.succeed {
 		s.succeed(k, map[string]any{"timed_out": true})

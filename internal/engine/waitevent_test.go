@@ -74,6 +74,16 @@ func TestWaitEventTimeoutFailsOrSucceeds(t *testing.T) {
 	require.Equal(t, store.RunSucceeded, h.st.Run.Status)
 }
 
+func TestWaitEventTaskTimeoutStandsIn(t *testing.T) {
+	task := waitTask(map[string]any{"type": "x"})
+	task.Timeout = spec.Duration(time.Minute)
+	h := newHarness(t, wf(task), nil)
+	h.start()
+	require.Equal(t, t0.Add(time.Minute), h.timers[Key{"pay", -1}].At)
+	h.do(TimerFired{Task: "pay", Index: -1, Kind: store.TimerEventWait})
+	require.Equal(t, "wait_event: no x event matched within 1m0s", h.st.Tasks[Key{"pay", -1}].Error)
+}
+
 func TestWaitEventCancelRemovesTheWait(t *testing.T) {
 	h := newHarness(t, wf(waitTask(map[string]any{"type": "x"})), nil)
 	d := h.start()
