@@ -130,6 +130,10 @@ func (e *Engine) exec(ctx context.Context, tx store.Tx, fx *effects, run *store.
 	case RunFinished:
 		fx.finished = append(fx.finished, run.ID)
 		return e.releaseSlot(ctx, tx, fx, run, actor, depth)
+	case WaitEvent:
+		return e.waitEvent(ctx, tx, fx, run, c, actor, depth)
+	case DeleteEventWait:
+		return tx.EventWaitDelete(ctx, run.ID, c.Task, c.Index)
 	}
 	return fmt.Errorf("unknown command %T", c)
 }

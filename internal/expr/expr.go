@@ -15,7 +15,7 @@ import (
 )
 
 // Vars are the values an expression sees: keys "inputs", "tasks", "run",
-// "item", "index", "env", "event", "secrets".
+// "item", "index", "env", "event", "secrets", "request".
 //
 // At run time "tasks" maps a task id to {"output": any, "status": string,
 // "error": string} and "run" is {"id", "workflow", "namespace", "attempt",
@@ -24,7 +24,7 @@ import (
 type Vars map[string]any
 
 // Variable names, in the order they are declared.
-var varNames = []string{"inputs", "tasks", "run", "item", "index", "env", "event", "secrets"}
+var varNames = []string{"inputs", "tasks", "run", "item", "index", "env", "event", "secrets", "request"}
 
 // RunFields are the keys of the "run" variable.
 var RunFields = []string{"attempt", "id", "namespace", "started_at", "workflow"}
@@ -47,6 +47,9 @@ type Decls struct {
 	Event bool
 	// Secrets declares secrets (task parameters only).
 	Secrets bool
+	// Request declares request (webhook trigger filters, inputs and
+	// idempotency keys): {body, headers, query}.
+	Request bool
 }
 
 // Error is one problem with an expression.
