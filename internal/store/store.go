@@ -171,6 +171,22 @@ type Tx interface {
 	// (drivers with concurrent writers lock the duty row).
 	DutyCheck(ctx context.Context, name, holder string, fence int64, now time.Time) error
 
+	// NotificationInsert adds notifications to the outbox (IDs set by the
+	// store) and wakes the scheduler duty's holder as TimerSet does.
+	NotificationInsert(ctx context.Context, ns []*Notification) error
+	// NotificationListDue returns pending notifications with NextAt <= now,
+	// earliest first.
+	NotificationListDue(ctx context.Context, now time.Time, limit int) ([]*Notification, error)
+	// NotificationNextDue returns the earliest NextAt of the pending
+	// notifications (zero when none).
+	NotificationNextDue(ctx context.Context) (time.Time, error)
+	// NotificationUpdate writes the Status, Attempts, NextAt, LastError and
+	// FinishedAt of a notification that is still pending; ErrNotFound when
+	// it is absent or no longer pending (delivered or given up meanwhile).
+	NotificationUpdate(ctx context.Context, n *Notification) error
+	// NotificationList returns the notifications of a run, by ID.
+	NotificationList(ctx context.Context, runID string) ([]*Notification, error)
+
 	// KVGet and KVPut hold small server settings (for instance the admin
 	// token's hash). KVGet returns ErrNotFound when absent.
 	KVGet(ctx context.Context, key string) (string, error)
