@@ -5,10 +5,10 @@ import (
 )
 
 var (
-	workflowFields = []string{"name", "namespace", "description", "inputs", "triggers", "tasks", "outputs", "timeout", "concurrency"}
+	workflowFields = []string{"name", "namespace", "description", "inputs", "triggers", "tasks", "outputs", "timeout", "concurrency", "sla", "notify"}
 	inputFields    = []string{"type", "required", "default", "description"}
 	triggerFields  = []string{"cron", "timezone", "event", "webhook", "filter", "inputs"}
-	taskFields     = []string{"id", "type", "needs", "when", "with", "retry", "timeout", "on_failure", "continue_on_error", "compensate", "for_each", "max_parallel", "queue"}
+	taskFields     = []string{"id", "type", "needs", "when", "with", "retry", "timeout", "on_failure", "continue_on_error", "compensate", "for_each", "max_parallel", "queue", "sla"}
 	nestedFields   = []string{"type", "with", "retry", "timeout", "continue_on_error", "queue"}
 	retryFields    = []string{"attempts", "backoff", "initial", "max", "factor", "jitter"}
 )
@@ -40,6 +40,10 @@ func (d *decoder) workflow(n ast.Node) *Workflow {
 			w.Timeout, _ = d.duration(v, "timeout")
 		case "concurrency":
 			w.Concurrency = d.concurrency(v)
+		case "sla":
+			w.SLA = d.sla(v, p)
+		case "notify":
+			w.Notify = d.notify(v, p)
 		}
 	}
 	return w
@@ -217,6 +221,8 @@ func (d *decoder) taskField(t *Task, k string, v ast.Node, p path) {
 		t.MaxParallel, _ = d.integer(v, "max_parallel")
 	case "queue":
 		t.Queue, _ = d.str(v, "queue")
+	case "sla":
+		t.SLA = d.sla(v, p.with(k))
 	}
 }
 
