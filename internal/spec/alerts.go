@@ -105,23 +105,9 @@ func (d *decoder) notifyRule(n ast.Node, p path, what string) *NotifyRule {
 	return nil
 }
 
-// names reads a string or a list of strings.
+// names reads a channel name or a list of them.
 func (d *decoder) names(n ast.Node, p path, what string) []string {
-	switch v := d.resolve(n).(type) {
-	case *ast.StringNode:
-		return []string{v.Value}
-	case *ast.SequenceNode:
-		out := make([]string, 0, len(v.Values))
-		for i, e := range v.Values {
-			d.record(p.with(idx(i)), nil, e)
-			if s, ok := d.str(e, "a channel name"); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	d.errorf(n, "%s must be a channel name or a list of them, got %s", what, kindOf(d.resolve(n)))
-	return nil
+	return d.strings(n, p, what+" must be a channel name or a list of them", "a channel name")
 }
 
 // alerts checks the workflow's and its tasks' SLAs and its notify rules.

@@ -227,6 +227,12 @@ func (d *decoder) taskField(t *Task, k string, v ast.Node, p path) {
 }
 
 func (d *decoder) needs(n ast.Node, p path) []string {
+	return d.strings(n, p, "needs must be a task id or a list of task ids", "a need")
+}
+
+// strings reads a string or a list of strings; msg starts the error for
+// anything else, item names one element in errors.
+func (d *decoder) strings(n ast.Node, p path, msg, item string) []string {
 	switch v := d.resolve(n).(type) {
 	case *ast.StringNode:
 		return []string{v.Value}
@@ -234,13 +240,13 @@ func (d *decoder) needs(n ast.Node, p path) []string {
 		out := make([]string, 0, len(v.Values))
 		for i, e := range v.Values {
 			d.record(p.with(idx(i)), nil, e)
-			if s, ok := d.str(e, "a need"); ok {
+			if s, ok := d.str(e, item); ok {
 				out = append(out, s)
 			}
 		}
 		return out
 	}
-	d.errorf(n, "needs must be a task id or a list of task ids, got %s", kindOf(d.resolve(n)))
+	d.errorf(n, "%s, got %s", msg, kindOf(d.resolve(n)))
 	return nil
 }
 
