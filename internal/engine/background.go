@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/legatohq/legato/internal/store"
@@ -135,6 +136,18 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 	})
 	defer e.leave(context.WithoutCancel(ctx))
+	if e.sender != nil {
+		deliverWake := make(chan struct{}, 1)
+		e.OnTimer(func() {
+			select {
+			case deliverWake <- struct{}{}:
+			default:
+			}
+		})
+		var wg sync.WaitGroup
+		wg.Go(func() { e.deliverLoop(ctx, deliverWake) })
+		defer wg.Wait()
+	}
 	t := time.NewTimer(0)
 	defer t.Stop()
 	var lastBeat time.Time

@@ -48,6 +48,11 @@ type Options struct {
 	// Node describes this node to the others sharing the store (default
 	// ID "local").
 	Node NodeInfo
+	// Sender delivers the outbox's notifications (nil: none are sent;
+	// they stay pending).
+	Sender Sender
+	// Delivery tunes notification retries.
+	Delivery DeliveryOptions
 }
 
 // Engine is the imperative shell around Decide.
@@ -74,6 +79,9 @@ type Engine struct {
 	started time.Time
 	dutyMu  sync.Mutex
 	duty    dutyState
+
+	sender   Sender
+	delivery DeliveryOptions
 }
 
 type specKey struct {
@@ -99,6 +107,7 @@ func New(st store.Store, o Options) *Engine {
 		e.node.ID = "local"
 	}
 	e.started = e.now().UTC()
+	e.sender, e.delivery = o.Sender, o.Delivery.withDefaults()
 	return e
 }
 

@@ -130,6 +130,8 @@ func (e *Engine) exec(ctx context.Context, tx store.Tx, fx *effects, run *store.
 	case RunFinished:
 		fx.finished = append(fx.finished, run.ID)
 		return e.releaseSlot(ctx, tx, fx, run, actor, depth)
+	case Notify:
+		return e.outbox(ctx, tx, fx, run, c)
 	}
 	return fmt.Errorf("unknown command %T", c)
 }
