@@ -176,23 +176,8 @@ func (e *Engine) deliverLoop(ctx context.Context, wake <-chan struct{}) {
 			if _, err := e.DeliverNotifications(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, errNotLeader) {
 				e.log.Error("deliver notifications", "err", err)
 			}
-			var at time.Time
-			if err := e.store.View(ctx, func(tx store.Tx) error {
-				var err error
-				at, err = tx.NotificationNextDue(ctx)
-				return err
-			}); err == nil && !at.IsZero() {
-				if d := at.Sub(e.now()); d < next {
-					next = max(d, time.Millisecond)
-				}
-			}
+			next = e.until(ctx, next, store.Tx.NotificationNextDue)
 		}
-		if !t.Stop() {
-			select {
-			case <-t.C:
-			default:
-			}
-		}
-		t.Reset(next)
+		rearm(t, next)
 	}
 }
