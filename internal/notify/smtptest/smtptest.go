@@ -119,7 +119,7 @@ func (s *Server) session(tc *textproto.Conn) {
 		ok := true
 		switch strings.ToUpper(verb) {
 		case "EHLO":
-			ok = reply("250-smtptest greets " + arg) && reply("250-8BITMIME") && reply("250 SMTPUTF8")
+			ok = reply("250-smtptest greets "+arg) && reply("250-8BITMIME") && reply("250 SMTPUTF8")
 		case "HELO":
 			ok = reply("250 smtptest")
 		case "MAIL":
