@@ -152,8 +152,13 @@ func (s *server) runWithTasks(ctx context.Context, id string) (*runOutput, error
 		if err != nil {
 			return err
 		}
+		ns, err := tx.NotificationList(ctx, id)
+		if err != nil {
+			return err
+		}
 		out = toRun(r)
 		out.Tasks = toTaskRuns(trs, order)
+		out.Notifications = toNotifications(ns)
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {

@@ -1,7 +1,10 @@
 package spec
 
 import (
+	"fmt"
 	"regexp"
+	"slices"
+	"strings"
 
 	"github.com/goccy/go-yaml/ast"
 
@@ -30,18 +33,36 @@ type Notify struct {
 type NotifyRule struct {
 	Channels []string `json:"channels"`
 	Message  string   `json:"message,omitempty"`
+
+	// ChannelPos is where each channel is named in its file (for a
+	// server's check of the names against its configuration).
+	ChannelPos []Pos `json:"-"`
 }
 
 // Rules returns the notify rules by event name ("failure", "sla_breach",
 // "success"); absent rules are left out.
 func (n *Notify) Rules() map[string]*NotifyRule {
 	out := map[string]*NotifyRule{}
-	if n == nil {
-		return out
+	for _, r := range n.rules() {
+		out[r.event] = r.rule
 	}
-	for name, r := range map[string]*NotifyRule{"failure": n.OnFailure, "sla_breach": n.OnSLABreach, "success": n.OnSuccess} {
-		if r != nil {
-			out[name] = r
+	return out
+}
+
+type namedRule struct {
+	key, event string
+	rule       *NotifyRule
+}
+
+// rules lists the rules present, in file-reference order.
+func (n *Notify) rules() []namedRule {
+	if n == nil {
+		return nil
+	}
+	var out []namedRule
+	for _, r := range []namedRule{{"on_failure", "failure", n.OnFailure}, {"on_sla_breach", "sla_breach", n.OnSLABreach}, {"on_success", "success", n.OnSuccess}} {
+		if r.rule != nil {
+			out = append(out, r)
 		}
 	}
 	return out
@@ -116,34 +137,50 @@ func (v *validator) alerts() {
 	for i := range v.w.Tasks {
 		v.slaDeadline(v.w.Tasks[i].SLA, path{"tasks", idx(i), "sla", "deadline"})
 	}
-	n := v.w.Notify
-	if n == nil {
-		return
-	}
 	all := make([]string, 0, len(v.index))
 	for id := range v.index {
 		all = append(all, id)
 	}
-	for _, e := range []struct {
-		key string
-		r   *NotifyRule
-	}{{"on_failure", n.OnFailure}, {"on_sla_breach", n.OnSLABreach}, {"on_success", n.OnSuccess}} {
-		if e.r == nil {
-			continue
-		}
-		p := path{"notify", e.key}
-		if len(e.r.Channels) == 0 {
+	for _, e := range v.w.Notify.rules() {
+		r, p := e.rule, path{"notify", e.key}
+		if len(r.Channels) == 0 {
 			v.errorf(p, false, "%s lists no channels: name at least one channel of the server's notification configuration", e.key)
 		}
-		for i, c := range e.r.Channels {
+		r.ChannelPos = r.ChannelPos[:0]
+		for i, c := range r.Channels {
+			r.ChannelPos = append(r.ChannelPos, v.at(p.with("channels", idx(i)), false))
 			if !channelPattern.MatchString(c) {
 				v.errorf(p.with("channels", idx(i)), false, "invalid channel name %q: use letters, digits, '.', '_' and '-'", c)
 			}
 		}
-		if e.r.Message != "" {
-			v.exprErrors(p.with("message"), "", expr.CheckTemplate(e.r.Message, expr.Decls{Inputs: v.inputDecls(), Tasks: all}))
+		if r.Message != "" {
+			v.exprErrors(p.with("message"), "", expr.CheckTemplate(r.Message, expr.Decls{Inputs: v.inputDecls(), Tasks: all}))
 		}
 	}
+}
+
+// UnknownChannels lists, at their positions, the channels the notify rules
+// name that are not among known (a server checks a workflow against its
+// notification configuration when it is applied).
+func (w *Workflow) UnknownChannels(known []string) ErrorList {
+	var errs ErrorList
+	for _, e := range w.Notify.rules() {
+		for i, c := range e.rule.Channels {
+			if slices.Contains(known, c) {
+				continue
+			}
+			var pos Pos
+			if i < len(e.rule.ChannelPos) {
+				pos = e.rule.ChannelPos[i]
+			}
+			defined := "defines no channels"
+			if len(known) > 0 {
+				defined = "defines " + strings.Join(known, ", ")
+			}
+			errs = append(errs, &Error{Pos: pos, Msg: fmt.Sprintf("notify.%s: unknown channel %q; the server's notification configuration %s", e.key, c, defined)})
+		}
+	}
+	return errs
 }
 
 func (v *validator) slaDeadline(s *SLA, p path) {
