@@ -19,6 +19,9 @@ type Channel interface {
 
 // Message is a notification as channels see it.
 type Message struct {
+	// ID is the outbox notification's id: the same on every try, so a
+	// receiver can drop a repeat (delivery is at least once).
+	ID int64
 	// Event is "failure", "success" or "sla_breach".
 	Event string
 	// Text is the sentence to show (the workflow's template or the
@@ -77,6 +80,8 @@ func (c *Channels) Send(ctx context.Context, n *store.Notification) error {
 			return fmt.Errorf("%w: payload: %v", engine.ErrUndeliverable, err)
 		}
 	}
+	m.ID = n.ID
+	m.Fields["notification_id"] = n.ID
 	m.Text, _ = m.Fields["message"].(string)
 	if m.Text == "" {
 		m.Text = fmt.Sprintf("%s: run %v", n.Event, m.Fields["run_id"])

@@ -32,6 +32,7 @@ func receiver(t *testing.T, status int) (*httptest.Server, *received) {
 		_ = json.Unmarshal(b, &body)
 		body["_content_type"] = req.Header.Get("Content-Type")
 		body["_token"] = req.Header.Get("X-Token")
+		body["_idempotency_key"] = req.Header.Get("Idempotency-Key")
 		r.ch <- body
 		w.WriteHeader(status)
 	}))
@@ -68,6 +69,8 @@ channels:
 	require.Equal(t, "r1", body["run_id"])
 	require.Equal(t, "application/json", body["_content_type"])
 	require.Equal(t, "s3cret", body["_token"])
+	require.Equal(t, 1.0, body["notification_id"])
+	require.Equal(t, "legato-notification-1", body["_idempotency_key"])
 
 	require.NoError(t, chs.Send(t.Context(), notification("slack")))
 	body = <-got.ch

@@ -151,7 +151,7 @@ func (s *SMTP) compose(m *Message) []byte {
 	header("To", strings.Join(s.To, ", "))
 	header("Subject", mime.QEncoding.Encode("utf-8", subject))
 	header("Date", time.Now().UTC().Format(time.RFC1123Z))
-	header("Message-ID", "<"+hex.EncodeToString(id[:])+"@legato>")
+	header("Message-ID", fmt.Sprintf("<notification-%d.%s@legato>", m.ID, hex.EncodeToString(id[:])))
 	header("MIME-Version", "1.0")
 	header("Content-Type", `text/plain; charset="utf-8"`)
 	header("Content-Transfer-Encoding", "8bit")

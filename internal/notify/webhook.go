@@ -38,6 +38,7 @@ func (w *Webhook) Send(ctx context.Context, m *Message) error {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "legato-notify")
+	req.Header.Set("Idempotency-Key", fmt.Sprintf("legato-notification-%d", m.ID))
 	for k, v := range w.Headers {
 		req.Header.Set(k, v)
 	}
