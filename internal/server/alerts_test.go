@@ -380,3 +380,49 @@ func TestUnknownChannelIsRejectedAtApply(t *testing.T) {
 	b.call(t, http.MethodGet, "/workflows", nil, &list)
 	require.Empty(t, list.Workflows, "a rejected workflow changes nothing")
 }
+
+// TestTwoServersDeliverEachNotificationOnce: two servers on one PostgreSQL
+// database, each with the same channels; only the scheduler duty's holder
+// delivers, so each run's failure reaches the receiver once.
+func TestTwoServersDeliverEachNotificationOnce(t *testing.T) {
+	t.Parallel()
+	hook := newReceiver(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "notify.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(`channels: {hook: {type: webhook, url: "`+hook.srv.URL+`/hook"}}`), 0o600))
+	dsn := schemaDSN(t)
+	var nodes []*bundle
+	for i := range 2 {
+		data := filepath.Join(dir, fmt.Sprint("node", i))
+		if i > 0 { // the second server joins with the first one's admin token
+			require.NoError(t, os.MkdirAll(data, 0o700))
+			require.NoError(t, os.WriteFile(filepath.Join(data, "admin.token"), []byte(nodes[0].srv.Token), 0o600))
+		}
+		logs := &apitest.LogBuffer{}
+		srv, err := apitest.Start(apitest.Config{Dir: data, Workers: 2, NotifyConfig: cfg, Store: "postgres", DSN: dsn, NodeID: fmt.Sprint("node", i),
+			Logger: slog.New(slog.NewTextHandler(logs, nil))})
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, srv.Close()) })
+		nodes = append(nodes, &bundle{srv: srv, hook: hook, logs: logs})
+	}
+	nodes[0].apply(t, "name: breaks\nnotify: {on_failure: hook}\ntasks: [{id: boom, type: shell, with: {run: 'exit 3'}}]\n")
+	const runs = 20
+	ids := map[string]bool{}
+	for i := range runs {
+		ids[nodes[i%2].start(t, "breaks")] = true
+	}
+	for id := range ids {
+		b := nodes[0]
+		r := b.waitRun(t, id, settled)
+		require.Equal(t, "failed", r.Status)
+	}
+	got := map[string]int{}
+	for _, body := range hook.received("/hook") {
+		got[body["run_id"].(string)]++
+	}
+	require.Len(t, got, runs)
+	for id, n := range got {
+		require.True(t, ids[id])
+		require.Equal(t, 1, n, "run %s notified %d times\nnode0:\n%s\nnode1:\n%s", id, n, nodes[0].logs, nodes[1].logs)
+	}
+}

@@ -34,6 +34,10 @@ type Config struct {
 	NotifyConfig string
 	// Store and DSN select PostgreSQL (default: SQLite in Dir).
 	Store, DSN string
+	// NodeID names the server among those sharing a PostgreSQL database
+	// (the default, host name and port, is the same for every server on
+	// port 0).
+	NodeID string
 }
 
 // Server is a running server. After Close, Start brings it back on the
@@ -99,7 +103,7 @@ func (s *Server) Start() error {
 	go func() {
 		done <- server.Run(ctx, server.Config{
 			DataDir: s.cfg.Dir, Addr: s.addr, Workers: s.cfg.Workers, Apply: s.cfg.Apply, Version: "test",
-			NotifyConfig: s.cfg.NotifyConfig, Store: s.cfg.Store, DSN: s.cfg.DSN,
+			NotifyConfig: s.cfg.NotifyConfig, Store: s.cfg.Store, DSN: s.cfg.DSN, NodeID: s.cfg.NodeID,
 			Logger: s.cfg.Logger, Ready: func(addr string) { ready <- addr },
 		})
 	}()
