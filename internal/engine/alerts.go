@@ -47,14 +47,14 @@ func (s *State) armTaskSLA(d *Decision, t *spec.Task) {
 }
 
 // disarmTaskSLAs deletes the SLA timers of the tasks this decision
-// finished: they made it in time.
+// finished: they made it in time. It looks at the workflow's tasks, not
+// at every task run, so a large for_each costs nothing more.
 func (s *State) disarmTaskSLAs(d *Decision) {
-	for _, k := range s.sortedKeys() {
-		if !s.changed[k] || k.Index != -1 || !s.Tasks[k].Status.Terminal() {
-			continue
-		}
-		if t := s.Workflow.Task(k.Task); t != nil && t.SLA != nil {
-			d.Commands = append(d.Commands, DeleteTimer{Task: k.Task, Index: -1, Kind: store.TimerTaskSLA})
+	for i := range s.Workflow.Tasks {
+		t := &s.Workflow.Tasks[i]
+		k := Key{t.ID, -1}
+		if t.SLA != nil && s.changed[k] && s.Tasks[k] != nil && s.Tasks[k].Status.Terminal() {
+			d.Commands = append(d.Commands, DeleteTimer{Task: t.ID, Index: -1, Kind: store.TimerTaskSLA})
 		}
 	}
 }
