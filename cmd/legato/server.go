@@ -22,6 +22,7 @@ func (a *app) serverCmd() *cobra.Command {
 		dsn       string
 		logFormat string
 		logLevel  string
+		notifyCfg string
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -44,7 +45,7 @@ queued again, to run on the next start.`,
 			}
 			return server.Run(cmd.Context(), server.Config{
 				DataDir: a.data, Addr: addr, Workers: workers, Apply: apply, Env: env, NodeID: nodeID,
-				Store: storeKind, DSN: dsn,
+				Store: storeKind, DSN: dsn, NotifyConfig: notifyCfg,
 				Version: versionString(), Logger: log,
 			})
 		},
@@ -58,6 +59,7 @@ queued again, to run on the next start.`,
 	f.StringVar(&dsn, "dsn", envOr("LEGATO_DSN", ""), "PostgreSQL connection string for --store postgres (env LEGATO_DSN)")
 	f.StringVar(&nodeID, "node-id", envOr("LEGATO_NODE_ID", ""), "this server's name among the servers sharing a database; keep it across restarts (default: local with sqlite, host name and port with postgres; env LEGATO_NODE_ID)")
 	f.StringVar(&logFormat, "log-format", envOr("LEGATO_LOG_FORMAT", "text"), "log format: text or json (env LEGATO_LOG_FORMAT)")
+	f.StringVar(&notifyCfg, "notify-config", envOr("LEGATO_NOTIFY_CONFIG", ""), "YAML file of notification channels (webhook, smtp) that workflows' notify rules name; see docs/alerts.md (env LEGATO_NOTIFY_CONFIG)")
 	f.StringVar(&logLevel, "log-level", envOr("LEGATO_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env LEGATO_LOG_LEVEL)")
 	return cmd
 }

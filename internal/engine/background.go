@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/legatohq/legato/internal/store"
@@ -135,6 +136,18 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 	})
 	defer e.leave(context.WithoutCancel(ctx))
+	if e.sender != nil {
+		deliverWake := make(chan struct{}, 1)
+		e.OnTimer(func() {
+			select {
+			case deliverWake <- struct{}{}:
+			default:
+			}
+		})
+		var wg sync.WaitGroup
+		wg.Go(func() { e.deliverLoop(ctx, deliverWake) })
+		defer wg.Wait()
+	}
 	t := time.NewTimer(0)
 	defer t.Stop()
 	var lastBeat time.Time
@@ -159,23 +172,35 @@ func (e *Engine) Run(ctx context.Context) error {
 			if _, err := e.ExpireLeases(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, errNotLeader) {
 				e.log.Error("expire leases", "err", err)
 			}
-			var at time.Time
-			if err := e.store.View(ctx, func(tx store.Tx) error {
-				var err error
-				at, err = tx.TimerNext(ctx)
-				return err
-			}); err == nil && !at.IsZero() {
-				if d := at.Sub(e.now()); d < next {
-					next = max(d, time.Millisecond)
-				}
-			}
+			next = e.until(ctx, next, store.Tx.TimerNext)
 		}
-		if !t.Stop() {
-			select {
-			case <-t.C:
-			default:
-			}
-		}
-		t.Reset(next)
+		rearm(t, next)
 	}
+}
+
+// until shortens next to the time left before the instant `at` reads
+// (zero: none), at least a millisecond.
+func (e *Engine) until(ctx context.Context, next time.Duration, at func(store.Tx, context.Context) (time.Time, error)) time.Duration {
+	var t time.Time
+	if err := e.store.View(ctx, func(tx store.Tx) error {
+		var err error
+		t, err = at(tx, ctx)
+		return err
+	}); err == nil && !t.IsZero() {
+		if d := t.Sub(e.now()); d < next {
+			next = max(d, time.Millisecond)
+		}
+	}
+	return next
+}
+
+// rearm resets a timer that may have fired unread.
+func rearm(t *time.Timer, d time.Duration) {
+	if !t.Stop() {
+		select {
+		case <-t.C:
+		default:
+		}
+	}
+	t.Reset(d)
 }

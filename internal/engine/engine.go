@@ -48,6 +48,15 @@ type Options struct {
 	// Node describes this node to the others sharing the store (default
 	// ID "local").
 	Node NodeInfo
+	// Sender delivers the outbox's notifications (nil: none are sent;
+	// they stay pending).
+	Sender Sender
+	// Delivery tunes notification retries.
+	Delivery DeliveryOptions
+	// Channels are the notification channels the server is configured
+	// with: when not nil, Apply rejects a workflow whose notify rules
+	// name others. Nil means unknown: names are checked at delivery.
+	Channels []string
 }
 
 // Engine is the imperative shell around Decide.
@@ -74,6 +83,10 @@ type Engine struct {
 	started time.Time
 	dutyMu  sync.Mutex
 	duty    dutyState
+
+	sender   Sender
+	delivery DeliveryOptions
+	channels []string
 }
 
 type specKey struct {
@@ -99,6 +112,7 @@ func New(st store.Store, o Options) *Engine {
 		e.node.ID = "local"
 	}
 	e.started = e.now().UTC()
+	e.sender, e.delivery, e.channels = o.Sender, o.Delivery.withDefaults(), o.Channels
 	return e
 }
 
@@ -148,6 +162,11 @@ func (e *Engine) Poke(work, timers bool) {
 // Apply stores a validated workflow as a new version unless its latest
 // version has the same content.
 func (e *Engine) Apply(ctx context.Context, w *spec.Workflow, source, actor string) (*store.WorkflowVersion, bool, error) {
+	if e.channels != nil {
+		if errs := w.UnknownChannels(e.channels); len(errs) > 0 {
+			return nil, false, errs
+		}
+	}
 	js, err := json.Marshal(w)
 	if err != nil {
 		return nil, false, fmt.Errorf("encode workflow: %w", err)

@@ -134,6 +134,8 @@ func (e *Engine) exec(ctx context.Context, tx store.Tx, fx *effects, run *store.
 		return e.waitEvent(ctx, tx, fx, run, c, actor, depth)
 	case DeleteEventWait:
 		return tx.EventWaitDelete(ctx, run.ID, c.Task, c.Index)
+	case Notify:
+		return e.outbox(ctx, tx, fx, run, c)
 	}
 	return fmt.Errorf("unknown command %T", c)
 }

@@ -44,6 +44,10 @@ type Config struct {
 	Apply []string
 	// Env lists the environment variables expressions may read as `env`.
 	Env []string
+	// NotifyConfig is the path of the notification channels file
+	// (notify.Config); empty means no channels: notifications are
+	// recorded as undeliverable.
+	NotifyConfig string
 	// NodeID names this server among those sharing a store; it must stay
 	// the same across restarts (default: host name and listen port).
 	NodeID string
@@ -87,7 +91,11 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 
-	eng := engine.New(st, engine.Options{Logger: log, Env: allowEnv(cfg.Env), Node: engine.NodeInfo{ID: cfg.NodeID, Address: cfg.Addr, Version: cfg.Version}})
+	opts := engine.Options{Logger: log, Env: allowEnv(cfg.Env), Node: engine.NodeInfo{ID: cfg.NodeID, Address: cfg.Addr, Version: cfg.Version}}
+	if err := notifyOptions(&opts, cfg.NotifyConfig, log); err != nil {
+		return err
+	}
+	eng := engine.New(st, opts)
 	// In-process workers are named after the node, so that a restart of
 	// this node finds the attempts its previous process held.
 	workerID := cfg.NodeID + "/worker"
