@@ -65,6 +65,7 @@ type Engine struct {
 	onTimer   []func()
 	onCancel  []func(attemptIDs []int64)
 	onFinish  []func(runIDs []string)
+	onCommit  []func(*Commit)
 	// work is closed and replaced when attempts are queued (WorkSignal).
 	work chan struct{}
 
@@ -205,6 +206,10 @@ type effects struct {
 	finished []string
 	// states caches the runs this transaction loaded (see load).
 	states map[string]*State
+	// events and attempts are the journal appended and the attempts
+	// ended, for OnCommit.
+	events   []*store.Event
+	attempts []*store.Attempt
 }
 
 func (e *Engine) announce(fx *effects) {
@@ -234,6 +239,7 @@ func (e *Engine) announce(fx *effects) {
 			f(fx.finished)
 		}
 	}
+	e.commitObservers(fx)
 }
 
 // tx runs fn in a write transaction and announces its effects after commit.
