@@ -17,16 +17,17 @@ type Commit struct {
 	// their final status, StartedAt and FinishedAt.
 	Attempts []*store.Attempt
 
-	states map[string]*State
+	states  map[string]*State
+	created map[string]*store.Run
 }
 
-// Run returns a run the transaction changed, as committed (nil when it
-// did not load it).
+// Run returns a run the transaction created or changed, as committed (nil
+// when it touched no such run).
 func (c *Commit) Run(id string) *store.Run {
 	if st := c.states[id]; st != nil {
 		return st.Run
 	}
-	return nil
+	return c.created[id]
 }
 
 // TaskRun returns a task run as committed (nil when unknown).
@@ -61,6 +62,16 @@ func (fx *effects) journal(evs ...*store.Event) {
 	fx.events = append(fx.events, evs...)
 }
 
+// runCreated records a new run and its run.created event for OnCommit: a
+// run queued behind a concurrency limit is not loaded by the transaction.
+func (fx *effects) runCreated(run *store.Run, ev *store.Event) {
+	if fx.created == nil {
+		fx.created = map[string]*store.Run{}
+	}
+	fx.created[run.ID] = run
+	fx.journal(ev)
+}
+
 // attemptEnded records an attempt that ended in the transaction. a is
 // copied: the caller's value is not changed.
 func (fx *effects) attemptEnded(a *store.Attempt, status store.AttemptStatus, errMsg string, now time.Time) {
@@ -77,7 +88,7 @@ func (e *Engine) commitObservers(fx *effects) {
 	if len(e.onCommit) == 0 || (len(fx.events) == 0 && len(fx.attempts) == 0) {
 		return
 	}
-	c := &Commit{Journal: fx.events, Attempts: fx.attempts, states: fx.states}
+	c := &Commit{Journal: fx.events, Attempts: fx.attempts, states: fx.states, created: fx.created}
 	for _, f := range e.onCommit {
 		f(c)
 	}

@@ -210,6 +210,7 @@ type effects struct {
 	// ended, for OnCommit.
 	events   []*store.Event
 	attempts []*store.Attempt
+	created  map[string]*store.Run
 }
 
 func (e *Engine) announce(fx *effects) {

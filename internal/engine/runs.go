@@ -69,7 +69,7 @@ func (e *Engine) createRun(ctx context.Context, tx store.Tx, fx *effects, run *s
 	if err := tx.EventAppend(ctx, []*store.Event{created}); err != nil {
 		return err
 	}
-	fx.journal(created)
+	fx.runCreated(run, created)
 	if w.Concurrency != nil && w.Concurrency.Limit > 0 {
 		active, err := tx.RunCountActive(ctx, run.Namespace, run.Workflow)
 		if err != nil {
