@@ -83,6 +83,7 @@ func New(cfg Config) http.Handler {
 	s.registerLogs(hapi)
 	s.registerWorkers(hapi)
 	s.registerCluster(hapi)
+	s.registerStats(hapi)
 	mux.HandleFunc(Prefix+"/", notFound)
 	tidyErrors(hapi.OpenAPI())
 

@@ -53,7 +53,8 @@ func newObservability(ctx context.Context, cfg *Config, st store.Store, log *slo
 }
 
 // observe registers the engine observers.
-func (o *observability) observe(eng *engine.Engine) {
+func (o *observability) observe(eng *engine.Engine, log *slog.Logger) {
+	eng.OnCommit(logCommits(log))
 	if o.metrics != nil {
 		eng.OnCommit(o.metrics.Observe)
 	}
@@ -81,5 +82,48 @@ func (o *observability) handler(api http.Handler, v *auth.Verifier) http.Handler
 func (o *observability) shutdown(ctx context.Context, log *slog.Logger) {
 	if err := o.tracer.Shutdown(ctx); err != nil {
 		log.Warn("tracing: spans not exported at shutdown", "err", err)
+	}
+}
+
+// logCommits logs the ends of runs (info) and, at debug level, the runs
+// created and the attempts ended, with attributes naming them (run,
+// workflow, task, index, attempt), so that JSON logs can be searched by run.
+func logCommits(log *slog.Logger) func(*engine.Commit) {
+	return func(c *engine.Commit) {
+		ctx := context.Background()
+		debug := log.Enabled(ctx, slog.LevelDebug)
+		for _, ev := range c.Journal {
+			r := c.Run(ev.RunID)
+			if r == nil {
+				continue
+			}
+			switch ev.Type {
+			case "run.created":
+				if debug {
+					log.Debug("run created", "run", r.ID, "workflow", r.Namespace+"/"+r.Workflow, "version", r.Version, "actor", ev.Actor)
+				}
+			case "run.succeeded", "run.failed", "run.canceled":
+				attrs := []any{"run", r.ID, "workflow", r.Namespace + "/" + r.Workflow, "status", r.Status, "run_attempt", r.Attempt,
+					"cycle", r.FinishedAt.Sub(r.CreatedAt)}
+				if r.Error != "" {
+					attrs = append(attrs, "error", r.Error)
+				}
+				log.Info("run finished", attrs...)
+			}
+		}
+		if !debug {
+			return
+		}
+		for _, a := range c.Attempts {
+			attrs := []any{"run", a.RunID, "workflow", a.Namespace + "/" + a.Workflow, "task", a.Task, "index", a.Index,
+				"attempt", a.Number, "attempt_id", a.ID, "type", a.Type, "status", a.Status, "worker", a.WorkerID}
+			if !a.StartedAt.IsZero() {
+				attrs = append(attrs, "duration", a.FinishedAt.Sub(a.StartedAt))
+			}
+			if a.Error != "" {
+				attrs = append(attrs, "error", a.Error)
+			}
+			log.Debug("attempt ended", attrs...)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -240,4 +241,56 @@ func TestMetricsModes(t *testing.T) {
 	_, _, code = off.scrape(t, off.token)
 	require.Equal(t, http.StatusNotFound, code)
 	require.Equal(t, "succeeded", off.runToEnd(t, false), "runs go on without metrics")
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) lines() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Split(strings.TrimSpace(s.b.String()), "\n")
+}
+
+func TestJSONLogsNameRunsAndAttempts(t *testing.T) {
+	t.Parallel()
+	var buf syncBuffer
+	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s := startServer(t, server.Config{Logger: log})
+	require.Equal(t, "failed", s.runToEnd(t, true))
+
+	var finished, failedAttempt map[string]any
+	require.Eventually(t, func() bool {
+		for _, l := range buf.lines() {
+			var rec map[string]any
+			require.NoError(t, json.Unmarshal([]byte(l), &rec), "every line is one JSON object: %s", l)
+			switch {
+			case rec["msg"] == "run finished":
+				finished = rec
+			case rec["msg"] == "attempt ended" && rec["status"] == "failed":
+				failedAttempt = rec
+			}
+		}
+		return finished != nil && failedAttempt != nil
+	}, 10*time.Second, 10*time.Millisecond)
+	require.Equal(t, "INFO", finished["level"])
+	require.Equal(t, "default/obs", finished["workflow"])
+	require.Equal(t, "failed", finished["status"])
+	require.NotEmpty(t, finished["run"])
+	require.Contains(t, finished["error"], "second")
+	require.Equal(t, finished["run"], failedAttempt["run"])
+	require.Equal(t, "second", failedAttempt["task"])
+	require.Equal(t, 1.0, failedAttempt["attempt"])
+	require.Equal(t, -1.0, failedAttempt["index"])
+	require.Equal(t, "shell", failedAttempt["type"])
+	require.Equal(t, "local/worker", failedAttempt["worker"])
 }

@@ -100,7 +100,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	eng := engine.New(st, engine.Options{Logger: log, Env: allowEnv(cfg.Env), Node: engine.NodeInfo{ID: cfg.NodeID, Address: cfg.Addr, Version: cfg.Version}})
-	obs.observe(eng)
+	obs.observe(eng, log)
 	// In-process workers are named after the node, so that a restart of
 	// this node finds the attempts its previous process held.
 	workerID := cfg.NodeID + "/worker"
