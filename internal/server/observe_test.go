@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -243,34 +242,21 @@ func TestMetricsModes(t *testing.T) {
 	require.Equal(t, "succeeded", off.runToEnd(t, false), "runs go on without metrics")
 }
 
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) lines() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Split(strings.TrimSpace(s.b.String()), "\n")
-}
-
 func TestJSONLogsNameRunsAndAttempts(t *testing.T) {
 	t.Parallel()
-	var buf syncBuffer
-	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	// The log goes to a file, as `legato server --log-format json 2>file`.
+	f, err := os.Create(filepath.Join(t.TempDir(), "server.log"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = f.Close() })
+	log := slog.New(slog.NewJSONHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s := startServer(t, server.Config{Logger: log})
 	require.Equal(t, "failed", s.runToEnd(t, true))
 
 	var finished, failedAttempt map[string]any
 	require.Eventually(t, func() bool {
-		for _, l := range buf.lines() {
+		b, err := os.ReadFile(f.Name())
+		require.NoError(t, err)
+		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
 			var rec map[string]any
 			require.NoError(t, json.Unmarshal([]byte(l), &rec), "every line is one JSON object: %s", l)
 			switch {
