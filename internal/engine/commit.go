@@ -83,13 +83,20 @@ func (fx *effects) attemptEnded(a *store.Attempt, status store.AttemptStatus, er
 	fx.attempts = append(fx.attempts, &c)
 }
 
-// commitObservers tells the OnCommit observers; notifyMu is held.
+// commitObservers tells the OnCommit observers what a commit did, outside
+// notifyMu (an observer may log or export).
 func (e *Engine) commitObservers(fx *effects) {
-	if len(e.onCommit) == 0 || (len(fx.events) == 0 && len(fx.attempts) == 0) {
+	if len(fx.events) == 0 && len(fx.attempts) == 0 {
+		return
+	}
+	e.notifyMu.Lock()
+	observers := e.onCommit
+	e.notifyMu.Unlock()
+	if len(observers) == 0 {
 		return
 	}
 	c := &Commit{Journal: fx.events, Attempts: fx.attempts, states: fx.states, created: fx.created}
-	for _, f := range e.onCommit {
+	for _, f := range observers {
 		f(c)
 	}
 }

@@ -240,7 +240,6 @@ func (e *Engine) announce(fx *effects) {
 			f(fx.finished)
 		}
 	}
-	e.commitObservers(fx)
 }
 
 // tx runs fn in a write transaction and announces its effects after commit.
@@ -252,6 +251,7 @@ func (e *Engine) tx(ctx context.Context, fn func(tx store.Tx, fx *effects) error
 	})
 	if err == nil {
 		e.announce(&fx)
+		e.commitObservers(&fx)
 	}
 	return err
 }

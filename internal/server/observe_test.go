@@ -175,8 +175,18 @@ func TestMetricsAfterRuns(t *testing.T) {
 	require.Equal(t, "succeeded", s.runToEnd(t, false))
 	require.Equal(t, "failed", s.runToEnd(t, true))
 
-	fams, body, code := s.scrape(t, "")
-	require.Equal(t, http.StatusOK, code, "metrics are public by default")
+	// The metrics are fed just after each commit: the last one may follow
+	// the run's final status by a moment.
+	var fams map[string]*dto.MetricFamily
+	var body []byte
+	require.Eventually(t, func() bool {
+		var code int
+		fams, body, code = s.scrape(t, "")
+		require.Equal(t, http.StatusOK, code, "metrics are public by default")
+		noop, _ := value(t, fams, "legato_task_duration_seconds", map[string]string{"type": "noop"})
+		failed, _ := value(t, fams, "legato_runs_finished_total", map[string]string{"status": "failed"})
+		return noop == 2 && failed == 1
+	}, 10*time.Second, 10*time.Millisecond)
 	get := func(name string, labels map[string]string) float64 {
 		t.Helper()
 		v, ok := value(t, fams, name, labels)
