@@ -3,13 +3,17 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +21,9 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/legatohq/legato/internal/server"
 )
@@ -40,6 +47,8 @@ tasks:
 // testServer is a real server on SQLite in a temporary directory.
 type testServer struct {
 	url, token string
+	// stop stops the server gracefully and returns what Run returned.
+	stop func() error
 }
 
 func startServer(t *testing.T, cfg server.Config) *testServer {
@@ -54,7 +63,7 @@ func startServer(t *testing.T, cfg server.Config) *testServer {
 	if cfg.Workers == 0 {
 		cfg.Workers = 4
 	}
-	ctx, stop := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	cfg.Ready = func(addr string) { ready <- addr }
@@ -63,16 +72,17 @@ func startServer(t *testing.T, cfg server.Config) *testServer {
 	select {
 	case addr = <-ready:
 	case err := <-done:
-		stop()
+		cancel()
 		t.Fatalf("server did not start: %v", err)
 	}
-	t.Cleanup(func() {
-		stop()
-		require.NoError(t, <-done)
+	stop := sync.OnceValue(func() error {
+		cancel()
+		return <-done
 	})
+	t.Cleanup(func() { require.NoError(t, stop()) })
 	tok, err := os.ReadFile(filepath.Join(cfg.DataDir, "admin.token"))
 	require.NoError(t, err)
-	return &testServer{url: "http://" + addr, token: strings.TrimSpace(string(tok))}
+	return &testServer{url: "http://" + addr, token: strings.TrimSpace(string(tok)), stop: stop}
 }
 
 func (s *testServer) do(t *testing.T, method, path, token string, body, out any) int {
@@ -100,16 +110,19 @@ func (s *testServer) do(t *testing.T, method, path, token string, body, out any)
 	return resp.StatusCode
 }
 
+// testRun is a run as GET /runs/{id} shows it.
+type testRun struct{ ID, Status string }
+
 // runToEnd starts a run of obs and waits for its final status.
-func (s *testServer) runToEnd(t *testing.T, fail bool) string {
+func (s *testServer) runToEnd(t *testing.T, fail bool) testRun {
 	t.Helper()
-	var r struct{ ID, Status string }
+	var r testRun
 	require.Equal(t, http.StatusCreated, s.do(t, http.MethodPost, "/api/v1/runs", s.token, map[string]any{"workflow": "obs", "inputs": map[string]any{"fail": fail}}, &r))
 	require.Eventually(t, func() bool {
 		require.Equal(t, http.StatusOK, s.do(t, http.MethodGet, "/api/v1/runs/"+r.ID, s.token, nil, &r))
 		return r.Status == "succeeded" || r.Status == "failed"
 	}, 30*time.Second, 20*time.Millisecond)
-	return r.Status
+	return r
 }
 
 // scrape reads /metrics and parses the text format.
@@ -171,9 +184,12 @@ next:
 func TestMetricsAfterRuns(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, server.Config{})
-	require.Equal(t, "succeeded", s.runToEnd(t, false))
-	require.Equal(t, "succeeded", s.runToEnd(t, false))
-	require.Equal(t, "failed", s.runToEnd(t, true))
+	require.Equal(t, "succeeded", s.runToEnd(t, false).Status)
+	require.Equal(t, "succeeded", s.runToEnd(t, false).Status)
+	require.Equal(t, "failed", s.runToEnd(t, true).Status)
+	// A remote worker that claims (nothing of its type is queued).
+	require.Equal(t, http.StatusOK, s.do(t, http.MethodPost, "/api/v1/workers/claim", s.token,
+		map[string]any{"worker_id": "remote-1", "types": []string{"crm.sync"}, "wait_seconds": 0}, nil))
 
 	// The metrics are fed just after each commit: the last one may follow
 	// the run's final status by a moment.
@@ -204,7 +220,7 @@ func TestMetricsAfterRuns(t *testing.T) {
 	require.Equal(t, 0.0, get("legato_queue_depth", map[string]string{"queue": "default"}))
 	require.Equal(t, 0.0, get("legato_queue_oldest_waiting_seconds", map[string]string{"queue": "default"}))
 	require.Equal(t, 4.0, get("legato_workers", map[string]string{"kind": "in_process"}))
-	require.Equal(t, 0.0, get("legato_workers", map[string]string{"kind": "remote"}))
+	require.Equal(t, 1.0, get("legato_workers", map[string]string{"kind": "remote"}))
 	require.Greater(t, get("legato_store_transaction_duration_seconds", map[string]string{"kind": "write", "outcome": "ok"}), 10.0)
 	require.Equal(t, 1.0, get("legato_build_info", map[string]string{"version": "test"}))
 	require.Contains(t, fams, "legato_event_to_start_seconds")
@@ -249,7 +265,7 @@ func TestMetricsModes(t *testing.T) {
 	off := startServer(t, server.Config{Metrics: server.MetricsOff})
 	_, _, code = off.scrape(t, off.token)
 	require.Equal(t, http.StatusNotFound, code)
-	require.Equal(t, "succeeded", off.runToEnd(t, false), "runs go on without metrics")
+	require.Equal(t, "succeeded", off.runToEnd(t, false).Status, "runs go on without metrics")
 }
 
 func TestJSONLogsNameRunsAndAttempts(t *testing.T) {
@@ -260,7 +276,7 @@ func TestJSONLogsNameRunsAndAttempts(t *testing.T) {
 	t.Cleanup(func() { _ = f.Close() })
 	log := slog.New(slog.NewJSONHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s := startServer(t, server.Config{Logger: log})
-	require.Equal(t, "failed", s.runToEnd(t, true))
+	require.Equal(t, "failed", s.runToEnd(t, true).Status)
 
 	var finished, failedAttempt map[string]any
 	require.Eventually(t, func() bool {
@@ -289,4 +305,57 @@ func TestJSONLogsNameRunsAndAttempts(t *testing.T) {
 	require.Equal(t, -1.0, failedAttempt["index"])
 	require.Equal(t, "shell", failedAttempt["type"])
 	require.Equal(t, "local/worker", failedAttempt["worker"])
+}
+
+// otlpReceiver is a stand-in OpenTelemetry collector: it speaks OTLP/HTTP
+// (protobuf) on a loopback socket and keeps the spans it receives.
+type otlpReceiver struct {
+	mu    sync.Mutex
+	spans []*tracepb.Span
+	paths []string
+}
+
+func (o *otlpReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil || r.Header.Get("Content-Type") != "application/x-protobuf" {
+		http.Error(w, "want application/x-protobuf", http.StatusBadRequest)
+		return
+	}
+	var req coltracepb.ExportTraceServiceRequest
+	if err := proto.Unmarshal(body, &req); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	o.mu.Lock()
+	o.paths = append(o.paths, r.URL.Path)
+	for _, rs := range req.GetResourceSpans() {
+		for _, ss := range rs.GetScopeSpans() {
+			o.spans = append(o.spans, ss.GetSpans()...)
+		}
+	}
+	o.mu.Unlock()
+	w.Header().Set("Content-Type", "application/x-protobuf")
+	out, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
+	_, _ = w.Write(out)
+}
+
+func TestTracesExportedOverOTLP(t *testing.T) {
+	t.Parallel()
+	rec := &otlpReceiver{}
+	coll := httptest.NewServer(rec)
+	t.Cleanup(coll.Close)
+
+	s := startServer(t, server.Config{OTLPEndpoint: coll.URL})
+	id := s.runToEnd(t, false).ID
+	require.NoError(t, s.stop(), "a graceful stop flushes the batch of spans")
+
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	require.Contains(t, rec.paths, "/v1/traces", "the base URL gets the OTLP traces path")
+	names := map[string]int{}
+	for _, sp := range rec.spans {
+		require.Equal(t, strings.ReplaceAll(id, "-", ""), hex.EncodeToString(sp.GetTraceId()), "the trace id is the run id")
+		names[sp.GetName()]++
+	}
+	require.Equal(t, map[string]int{"run default/obs": 1, "task first": 1, "task second": 1, "task later": 1}, names)
 }
