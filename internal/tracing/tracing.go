@@ -15,6 +15,8 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -47,11 +49,24 @@ func (o Options) Enabled() bool {
 	return o.Endpoint != "" || os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
 }
 
-// Tracer emits the spans of runs and attempts.
+// Tracer emits the spans of runs and attempts. Observe hands commits to
+// one goroutine that makes the spans, so the engine's commit path only
+// pays a channel send; when that goroutine falls behind by queueSize
+// commits, their spans are dropped (and counted) rather than slowing
+// commits down.
 type Tracer struct {
 	tp     *sdktrace.TracerProvider
 	tracer trace.Tracer
+
+	mu      sync.RWMutex
+	closed  bool
+	queue   chan *engine.Commit
+	done    chan struct{}
+	dropped atomic.Int64
 }
+
+// queueSize bounds the commits waiting for their spans.
+const queueSize = 4096
 
 // New returns the Tracer that o configures, or nil (tracing off) when o
 // names no endpoint.
@@ -97,23 +112,71 @@ func NewWithExporter(exp sdktrace.SpanExporter, o Options, sync bool) *Tracer {
 		sdktrace.WithSampler(sdktrace.AlwaysSample()),
 		sdktrace.WithResource(resource.NewSchemaless(attrs...)),
 	)
-	return &Tracer{tp: tp, tracer: tp.Tracer("github.com/legatohq/legato")}
+	t := &Tracer{
+		tp: tp, tracer: tp.Tracer("github.com/legatohq/legato"),
+		queue: make(chan *engine.Commit, queueSize), done: make(chan struct{}),
+	}
+	go t.loop()
+	return t
 }
 
-// Shutdown flushes the spans not yet exported and stops the exporter.
+func (t *Tracer) loop() {
+	defer close(t.done)
+	for c := range t.queue {
+		t.spans(c)
+	}
+}
+
+// Shutdown makes the spans of the commits already observed, flushes the
+// spans not yet exported and stops the exporter. Commits observed after
+// it are ignored.
 func (t *Tracer) Shutdown(ctx context.Context) error {
 	if t == nil {
 		return nil
 	}
+	t.mu.Lock()
+	if !t.closed {
+		t.closed = true
+		close(t.queue)
+	}
+	t.mu.Unlock()
+	select {
+	case <-t.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	return t.tp.Shutdown(ctx)
 }
 
-// Observe emits the spans that one engine commit ended; register it with
-// engine.OnCommit.
+// Dropped counts the commits whose spans were dropped because the span
+// goroutine had fallen behind.
+func (t *Tracer) Dropped() int64 {
+	if t == nil {
+		return 0
+	}
+	return t.dropped.Load()
+}
+
+// Observe queues the spans that one engine commit ended; register it with
+// engine.OnCommit. It never blocks.
 func (t *Tracer) Observe(c *engine.Commit) {
 	if t == nil {
 		return
 	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.closed {
+		return
+	}
+	select {
+	case t.queue <- c:
+	default:
+		t.dropped.Add(1)
+	}
+}
+
+// spans emits the spans of one commit.
+func (t *Tracer) spans(c *engine.Commit) {
 	for _, a := range c.Attempts {
 		runAttempt := 1
 		if r := c.Run(a.RunID); r != nil {
