@@ -1,6 +1,7 @@
 package metrics_test
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/legatohq/legato/internal/metrics"
+	"github.com/legatohq/legato/internal/store"
+	"github.com/legatohq/legato/internal/store/sqlite"
 )
 
 func TestReportedByOthers(t *testing.T) {
@@ -48,4 +51,46 @@ legato_sla_breaches_total{kind="task",namespace="sales",workflow="orders"} 1
 	none.SLABreach("a", "b", "run")
 	none.ObserveEventToStart(time.Second)
 	none.WorkerSeen("w")
+}
+
+func TestQueueGauges(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "legato.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, st.Close()) })
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	require.NoError(t, st.Tx(ctx, func(tx store.Tx) error {
+		if err := tx.RunInsert(ctx, &store.Run{ID: "r", Namespace: "ns", Workflow: "wf", Version: 1, Status: store.RunRunning, Attempt: 1, ParentIndex: -1, CreatedAt: now, UpdatedAt: now}); err != nil {
+			return err
+		}
+		for i, a := range []struct {
+			queue string
+			due   time.Duration
+		}{{"billing", -90 * time.Second}, {"billing", -time.Second}, {"billing", time.Hour}, {"later", time.Minute}} {
+			if err := tx.AttemptInsert(ctx, &store.Attempt{RunID: "r", Task: "t", Index: i, Number: 1, Namespace: "ns", Workflow: "wf",
+				Queue: a.queue, Type: "shell", NotBefore: now.Add(a.due), CreatedAt: now}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	m := metrics.New(metrics.Options{Store: st, Now: func() time.Time { return now }})
+	require.NoError(t, testutil.GatherAndCompare(m.Registry(), strings.NewReader(`
+# HELP legato_queue_depth Queued attempts of a queue, due or not (read from the store at scrape time; the default queue is always reported).
+# TYPE legato_queue_depth gauge
+legato_queue_depth{queue="billing"} 3
+legato_queue_depth{queue="default"} 0
+legato_queue_depth{queue="later"} 1
+# HELP legato_queue_oldest_waiting_seconds How long the oldest due attempt of a queue has waited for a worker (0 when none is due).
+# TYPE legato_queue_oldest_waiting_seconds gauge
+legato_queue_oldest_waiting_seconds{queue="billing"} 90
+legato_queue_oldest_waiting_seconds{queue="default"} 0
+legato_queue_oldest_waiting_seconds{queue="later"} 0
+`), "legato_queue_depth", "legato_queue_oldest_waiting_seconds"))
+
+	// A store that fails makes the scrape say so, not hang or panic.
+	require.NoError(t, st.Close())
+	_, err = m.Registry().Gather()
+	require.Error(t, err)
 }
