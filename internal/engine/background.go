@@ -112,9 +112,11 @@ func (e *Engine) expire(ctx context.Context, match func(*store.Attempt) bool, ms
 
 func (e *Engine) expireOne(ctx context.Context, a *store.Attempt, msg string) (bool, error) {
 	err := e.dutyTx(ctx, func(tx store.Tx, fx *effects) error {
-		if err := tx.AttemptExpire(ctx, a.ID, a.LeaseToken, e.now().UTC(), msg); err != nil {
+		now := e.now().UTC()
+		if err := tx.AttemptExpire(ctx, a.ID, a.LeaseToken, now, msg); err != nil {
 			return err
 		}
+		fx.attemptEnded(a, store.AttemptFailed, msg, now)
 		return e.apply(ctx, tx, fx, a.RunID, AttemptDone{Task: a.Task, Index: a.Index, Attempt: a.Number, Err: msg}, "system:reaper", 0)
 	})
 	if errors.Is(err, store.ErrStaleLease) {

@@ -74,6 +74,7 @@ type Engine struct {
 	onTimer   []func()
 	onCancel  []func(attemptIDs []int64)
 	onFinish  []func(runIDs []string)
+	onCommit  []func(*Commit)
 	// work is closed and replaced when attempts are queued (WorkSignal).
 	work chan struct{}
 
@@ -224,6 +225,11 @@ type effects struct {
 	finished []string
 	// states caches the runs this transaction loaded (see load).
 	states map[string]*State
+	// events and attempts are the journal appended and the attempts
+	// ended, for OnCommit.
+	events   []*store.Event
+	attempts []*store.Attempt
+	created  map[string]*store.Run
 }
 
 func (e *Engine) announce(fx *effects) {
@@ -264,6 +270,7 @@ func (e *Engine) tx(ctx context.Context, fn func(tx store.Tx, fx *effects) error
 	})
 	if err == nil {
 		e.announce(&fx)
+		e.commitObservers(&fx)
 	}
 	return err
 }

@@ -111,9 +111,11 @@ func (e *Engine) createRun(ctx context.Context, tx store.Tx, fx *effects, run *s
 	if err := tx.RunInsert(ctx, run); err != nil {
 		return err
 	}
-	if err := tx.EventAppend(ctx, []*store.Event{{RunID: run.ID, Type: "run.created", Index: -1, Actor: actor, At: now, Data: mustJSON(map[string]any{"version": run.Version})}}); err != nil {
+	created := &store.Event{RunID: run.ID, Type: "run.created", Index: -1, Actor: actor, At: now, Data: mustJSON(map[string]any{"version": run.Version})}
+	if err := tx.EventAppend(ctx, []*store.Event{created}); err != nil {
 		return err
 	}
+	fx.runCreated(run, created)
 	if w.Concurrency != nil && w.Concurrency.Limit > 0 {
 		active, err := tx.RunCountActive(ctx, run.Namespace, run.Workflow)
 		if err != nil {
@@ -213,6 +215,7 @@ func (e *Engine) completeIn(ctx context.Context, tx store.Tx, fx *effects, rs ..
 		if err != nil {
 			return err
 		}
+		fx.attemptEnded(a, a.Status, a.Error, a.FinishedAt)
 		if !r.Canceled { // else the run decided when it asked for the cancel
 			finished = append(finished, done{a, r})
 		}
@@ -241,9 +244,11 @@ func (e *Engine) release(ctx context.Context, id int64, token, msg, actor string
 		if err != nil {
 			return err
 		}
-		if err := tx.AttemptRelease(ctx, id, token, e.now().UTC(), msg); err != nil {
+		now := e.now().UTC()
+		if err := tx.AttemptRelease(ctx, id, token, now, msg); err != nil {
 			return err
 		}
+		fx.attemptEnded(a, store.AttemptFailed, msg, now)
 		return e.apply(ctx, tx, fx, a.RunID, AttemptDone{Task: a.Task, Index: a.Index, Attempt: a.Number, Err: msg, Interrupted: true}, actor, 0)
 	})
 }

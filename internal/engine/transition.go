@@ -48,6 +48,7 @@ func (e *Engine) apply(ctx context.Context, tx store.Tx, fx *effects, runID stri
 	if err := tx.EventAppend(ctx, d.Journal); err != nil {
 		return err
 	}
+	fx.journal(d.Journal...)
 	for _, c := range d.Commands {
 		if err := e.exec(ctx, tx, fx, run, c, actor, depth); err != nil {
 			return fmt.Errorf("run %s: %s: %w", runID, c.commandName(), err)

@@ -51,6 +51,12 @@ type Config struct {
 	// NodeID names this server among those sharing a store; it must stay
 	// the same across restarts (default: host name and listen port).
 	NodeID string
+	// Metrics says how GET /metrics answers: public (default, no token),
+	// token (any valid API token) or off.
+	Metrics string
+	// OTLPEndpoint turns tracing on: the OTLP/HTTP collector's base URL.
+	// Empty: the OTEL_EXPORTER_OTLP_ENDPOINT variable, else off.
+	OTLPEndpoint string
 	// Version is the build version.
 	Version string
 	Logger  *slog.Logger
@@ -85,6 +91,12 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer st.Close()
+	obs, err := newObservability(ctx, &cfg, st, log)
+	if err != nil {
+		return err
+	}
+	defer obs.shutdown(context.WithoutCancel(ctx), log)
+	st = obs.metrics.WrapStore(st)
 
 	tokenPath := filepath.Join(cfg.DataDir, "admin.token")
 	if err := adminToken(ctx, &cfg, st, tokenPath, log); err != nil {
@@ -96,6 +108,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	eng := engine.New(st, opts)
+	obs.observe(eng, log)
 	// In-process workers are named after the node, so that a restart of
 	// this node finds the attempts its previous process held.
 	workerID := cfg.NodeID + "/worker"
@@ -112,8 +125,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	verifier := auth.NewVerifier(st)
 	srv := &http.Server{
-		Handler:           api.New(api.Config{Engine: eng, Store: st, Auth: auth.NewVerifier(st), Logger: log, Version: cfg.Version}),
+		Handler: obs.handler(api.New(api.Config{
+			Engine: eng, Store: st, Auth: verifier, Logger: log, Version: cfg.Version, WorkerSeen: obs.metrics.WorkerSeen,
+		}), verifier),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 

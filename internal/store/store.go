@@ -217,6 +217,16 @@ type Tx interface {
 	// token's hash). KVGet returns ErrNotFound when absent.
 	KVGet(ctx context.Context, key string) (string, error)
 	KVPut(ctx context.Context, key, value string) error
+
+	// QueueStats returns the queued work of every queue that has queued
+	// attempts, by queue name; OldestDue considers attempts due at now.
+	QueueStats(ctx context.Context, now time.Time) ([]*QueueStat, error)
+	// RunStats returns the figures of each workflow with runs created in
+	// the window, by namespace and workflow.
+	RunStats(ctx context.Context, p *StatsParams) ([]*WorkflowStats, error)
+	// TaskStats returns the durations of each task of the runs created in
+	// the window, by namespace, workflow and task.
+	TaskStats(ctx context.Context, p *StatsParams) ([]*TaskStats, error)
 }
 
 // RunListParams filters RunList.
