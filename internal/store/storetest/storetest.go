@@ -50,6 +50,8 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Nodes", func(t *testing.T) { t.Parallel(); testNodes(t, open) })
 	t.Run("Duties", func(t *testing.T) { t.Parallel(); testDuties(t, open) })
 	t.Run("Tx", func(t *testing.T) { t.Parallel(); testTx(t, open) })
+	t.Run("Priority", func(t *testing.T) { t.Parallel(); testPriority(t, open) })
+	t.Run("Limits", func(t *testing.T) { t.Parallel(); testLimits(t, open) })
 }
 
 // ExerciseReopen checks that committed data survives Close and a new open.
