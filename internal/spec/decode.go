@@ -8,8 +8,8 @@ var (
 	workflowFields = []string{"name", "namespace", "description", "inputs", "triggers", "tasks", "outputs", "timeout", "concurrency"}
 	inputFields    = []string{"type", "required", "default", "description"}
 	triggerFields  = []string{"cron", "timezone", "event", "webhook", "filter", "inputs"}
-	taskFields     = []string{"id", "type", "needs", "when", "with", "retry", "timeout", "on_failure", "continue_on_error", "compensate", "for_each", "max_parallel", "queue"}
-	nestedFields   = []string{"type", "with", "retry", "timeout", "continue_on_error", "queue"}
+	taskFields     = []string{"id", "type", "needs", "when", "with", "retry", "timeout", "on_failure", "continue_on_error", "compensate", "for_each", "max_parallel", "queue", "resource"}
+	nestedFields   = []string{"type", "with", "retry", "timeout", "continue_on_error", "queue", "resource"}
 	retryFields    = []string{"attempts", "backoff", "initial", "max", "factor", "jitter"}
 )
 
@@ -130,8 +130,13 @@ func (d *decoder) concurrency(n ast.Node) *Concurrency {
 		return &Concurrency{Limit: limit}
 	}
 	c := &Concurrency{}
-	for _, f := range d.mapping(d.resolve(n), "concurrency", []string{"limit"}, path{"concurrency"}) {
-		c.Limit, _ = d.integer(f.Value, "concurrency limit")
+	for _, f := range d.mapping(d.resolve(n), "concurrency", []string{"limit", "key"}, path{"concurrency"}) {
+		switch d.keyString(f.Key) {
+		case "limit":
+			c.Limit, _ = d.integer(f.Value, "concurrency limit")
+		case "key":
+			c.Key, _ = d.str(f.Value, "concurrency key")
+		}
 	}
 	return c
 }
@@ -217,6 +222,8 @@ func (d *decoder) taskField(t *Task, k string, v ast.Node, p path) {
 		t.MaxParallel, _ = d.integer(v, "max_parallel")
 	case "queue":
 		t.Queue, _ = d.str(v, "queue")
+	case "resource":
+		t.Resource, _ = d.str(v, "resource")
 	}
 }
 
