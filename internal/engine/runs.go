@@ -2,11 +2,14 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
+	"github.com/legatohq/legato/internal/expr"
+	"github.com/legatohq/legato/internal/spec"
 	"github.com/legatohq/legato/internal/store"
 )
 
@@ -18,6 +21,9 @@ type StartRunParams struct {
 	Version int
 	Inputs  map[string]any
 	Actor   string
+	// Priority orders the run among queued runs and its attempts among
+	// queued attempts: higher first (default 0).
+	Priority int
 }
 
 // StartRun creates a run and starts it, or queues it when its workflow's
@@ -27,7 +33,7 @@ func (e *Engine) StartRun(ctx context.Context, p *StartRunParams) (*store.Run, e
 	if ns == "" {
 		ns = "default"
 	}
-	run := &store.Run{ID: e.newID(), Namespace: ns, Workflow: p.Workflow, Inputs: p.Inputs, ParentIndex: -1, CreatedBy: p.Actor}
+	run := &store.Run{ID: e.newID(), Namespace: ns, Workflow: p.Workflow, Inputs: p.Inputs, ParentIndex: -1, CreatedBy: p.Actor, Priority: p.Priority}
 	err := e.tx(ctx, func(tx store.Tx, fx *effects) error {
 		if err := e.createRun(ctx, tx, fx, run, p.Version, p.Actor, 0); err != nil {
 			return err
@@ -59,6 +65,9 @@ func (e *Engine) createRun(ctx context.Context, tx store.Tx, fx *effects, run *s
 	}
 	now := e.now().UTC()
 	run.Inputs = inputs
+	if run.ConcurrencyKey, err = concurrencyKey(w, inputs); err != nil {
+		return err
+	}
 	run.Status = store.RunQueued
 	run.Attempt = 1
 	run.CreatedAt, run.UpdatedAt = now, now
@@ -69,7 +78,7 @@ func (e *Engine) createRun(ctx context.Context, tx store.Tx, fx *effects, run *s
 		return err
 	}
 	if w.Concurrency != nil && w.Concurrency.Limit > 0 {
-		active, err := tx.RunCountActive(ctx, run.Namespace, run.Workflow)
+		active, err := tx.RunCountActiveKey(ctx, run.Namespace, run.Workflow, run.ConcurrencyKey)
 		if err != nil {
 			return err
 		}
@@ -78,6 +87,27 @@ func (e *Engine) createRun(ctx context.Context, tx store.Tx, fx *effects, run *s
 		}
 	}
 	return e.apply(ctx, tx, fx, run.ID, Start{}, actor, depth)
+}
+
+// concurrencyKey evaluates the workflow's concurrency key over the run's
+// inputs: a string as it is, any other value as JSON. A key that cannot
+// be evaluated is an input error: the run is not created.
+func concurrencyKey(w *spec.Workflow, inputs map[string]any) (string, error) {
+	if w.Concurrency == nil || w.Concurrency.Key == "" {
+		return "", nil
+	}
+	v, err := expr.Render(w.Concurrency.Key, expr.Vars{"inputs": inputs})
+	if err != nil {
+		return "", &InputError{Problems: []string{fmt.Sprintf("concurrency key: %v", err)}}
+	}
+	if s, ok := v.(string); ok {
+		return s, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", &InputError{Problems: []string{fmt.Sprintf("concurrency key: %v", err)}}
+	}
+	return string(b), nil
 }
 
 // CancelRun cancels a run that has not finished.
