@@ -292,12 +292,12 @@ func testLimitsUnderLoad(t *testing.T, open func(t *testing.T) store.Store) {
 	require.LessOrEqual(t, maxQueue, queueLimit)
 	require.LessOrEqual(t, maxRes, resLimit)
 	require.Positive(t, maxQueue)
-	checkRate(t, starts, 200, 5)
+	CheckRate(t, starts, 200, 5)
 }
 
-// checkRate asserts that in every window between two starts no more than
+// CheckRate asserts that in every window between two starts no more than
 // rate×window + burst attempts started (one more for the clock's grain).
-func checkRate(t *testing.T, starts []time.Time, rate, burst float64) {
+func CheckRate(t *testing.T, starts []time.Time, rate, burst float64) {
 	t.Helper()
 	slices.SortFunc(starts, func(a, b time.Time) int { return a.Compare(b) })
 	for i := range starts {
