@@ -40,6 +40,9 @@ type Run struct {
 	StartedAt   time.Time      `json:"started_at,omitzero"`
 	FinishedAt  time.Time      `json:"finished_at,omitzero"`
 	CreatedBy   string         `json:"created_by"`
+	Priority    int            `json:"priority" doc:"Higher-priority queued runs and attempts go first"`
+	// ConcurrencyKey is the run's value of the workflow's concurrency key.
+	ConcurrencyKey string `json:"concurrency_key,omitempty" doc:"The run's value of the workflow's concurrency key: the limit applies per value"`
 	// Tasks are present in a single run's answers, absent from lists.
 	Tasks []TaskRun `json:"tasks,omitzero" doc:"Ordered as the workflow file orders its tasks; items by index after their aggregate; fallbacks and compensations after their task"`
 }
@@ -128,6 +131,7 @@ func toRun(r *store.Run) Run {
 		Inputs: emptyIfNil(r.Inputs), Outputs: emptyIfNil(r.Outputs), Error: r.Error, Attempt: r.Attempt,
 		ParentRunID: r.ParentRunID, CreatedAt: utc(r.CreatedAt), StartedAt: utc(r.StartedAt),
 		FinishedAt: utc(r.FinishedAt), CreatedBy: r.CreatedBy,
+		Priority: r.Priority, ConcurrencyKey: r.ConcurrencyKey,
 	}
 }
 

@@ -36,6 +36,9 @@ type WorkflowVersion struct {
 	Description string    `json:"description"`
 	CreatedAt   time.Time `json:"created_at"`
 	CreatedBy   string    `json:"created_by"`
+	Priority    int       `json:"priority"`
+	// ConcurrencyKey is the run's value of its workflow's concurrency key.
+	ConcurrencyKey string `json:"concurrency_key,omitempty"`
 	// Spec is the parsed workflow model as JSON.
 	Spec json.RawMessage `json:"spec,omitempty"`
 	// Source is the workflow file's text as it was applied.
@@ -133,6 +136,9 @@ type StartRunRequest struct {
 	Workflow  string         `json:"workflow"`
 	Version   int            `json:"version"`
 	Inputs    map[string]any `json:"inputs,omitempty"`
+	// Priority orders the run among queued runs and its attempts among
+	// queued attempts: higher first (default 0).
+	Priority int `json:"priority,omitempty"`
 }
 
 // RunsQuery filters Client.Runs. Zero fields are not sent: the server's
