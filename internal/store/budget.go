@@ -80,8 +80,18 @@ func (e *budgetEntry) empty() bool { return e.l.Rate > 0 && e.l.Tokens < 1 }
 // Blocked returns the queues, types and resources that can start no
 // attempt now (a full MaxRunning or an empty bucket), each sorted.
 func (b *Budget) Blocked() (queues, types, resources []string) {
+	return b.names(func(e *budgetEntry) bool { return e.full() || e.empty() })
+}
+
+// Full returns the queues, types and resources whose MaxRunning is
+// reached, each sorted.
+func (b *Budget) Full() (queues, types, resources []string) {
+	return b.names((*budgetEntry).full)
+}
+
+func (b *Budget) names(match func(*budgetEntry) bool) (queues, types, resources []string) {
 	for k, e := range b.entries {
-		if !e.full() && !e.empty() {
+		if !match(e) {
 			continue
 		}
 		switch k.kind {
@@ -98,6 +108,12 @@ func (b *Budget) Blocked() (queues, types, resources []string) {
 	slices.Sort(resources)
 	return queues, types, resources
 }
+
+// LimitRecheck is how soon a worker looks again at attempts held back by
+// a full MaxRunning that a finish elsewhere (another worker, another
+// server) may have freed: AttemptNextDue reports now + LimitRecheck for
+// them. A worker whose own attempt finishes looks at once.
+const LimitRecheck = time.Second
 
 // Take reports whether an attempt of queue, type and resource may start
 // now and, when it may, counts it against every limit it falls under.

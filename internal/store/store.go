@@ -130,8 +130,9 @@ type Tx interface {
 	// AttemptNextDue returns the earliest NotBefore among queued attempts of
 	// the queues (and of the types, unless types is empty; zero when none),
 	// so a worker knows when to look again. Attempts held back by a full
-	// MaxRunning are left out (a finish frees them); those held back by an
-	// empty bucket count from when it holds a token again.
+	// MaxRunning count from LimitRecheck after now (a finish elsewhere
+	// frees them); those held back by an empty bucket from when it holds a
+	// token again.
 	AttemptNextDue(ctx context.Context, queues, types []string) (time.Time, error)
 
 	// LimitPut creates or replaces the limit of (Kind, Name); a bucket

@@ -120,6 +120,11 @@ const (
 				AND queue <> ALL($3) AND type <> ALL($4) AND resource <> ALL($5)
 			ORDER BY not_before LIMIT 1
 		) head`
+	// qAttemptNextDueFull is the earliest queued attempt of the queues ($1)
+	// and types ($2) held back by a full queue ($3), type ($4) or resource ($5).
+	qAttemptNextDueFull = `SELECT min(not_before) FROM attempts
+		WHERE status = 'queued' AND queue = ANY($1) AND (cardinality($2::text[]) = 0 OR type = ANY($2))
+			AND (queue = ANY($3) OR type = ANY($4) OR resource = ANY($5))`
 	// qAttemptNextDueOf is the earliest queued attempt of the queues ($1)
 	// and types ($2) whose queue, type or resource ($3, by $4) is $5.
 	qAttemptNextDueOf = `SELECT min(not_before) FROM attempts
@@ -304,6 +309,13 @@ func (t *tx) AttemptNextDue(ctx context.Context, queues, types []string) (time.T
 			return time.Time{}, fmt.Errorf("postgres: attempt next due: %w", interpretError(err))
 		}
 		next = store.EarliestWait(next, due, w.At)
+	}
+	if fq, ft, fr := budget.Full(); len(fq)+len(ft)+len(fr) > 0 {
+		var due time.Time
+		if err := t.tx.QueryRow(ctx, qAttemptNextDueFull, queues, orEmpty(types), orEmpty(fq), orEmpty(ft), orEmpty(fr)).Scan(tsCol{&due}); err != nil {
+			return time.Time{}, fmt.Errorf("postgres: attempt next due: %w", interpretError(err))
+		}
+		next = store.EarliestWait(next, due, nowFunc().Add(store.LimitRecheck))
 	}
 	return next, nil
 }

@@ -316,6 +316,23 @@ func (t *tx) AttemptNextDue(ctx context.Context, queues, types []string) (time.T
 		}
 		next = store.EarliestWait(next, due, w.At)
 	}
+	if fq, ft, fr := budget.Full(); len(fq)+len(ft)+len(fr) > 0 {
+		var conds []string
+		var args []any
+		for col, names := range map[string][]string{"queue": fq, "type": ft, "resource": fr} {
+			if len(names) > 0 {
+				conds = append(conds, col+` IN (`+placeholders(len(names))+`)`)
+				for _, n := range names {
+					args = append(args, n)
+				}
+			}
+		}
+		due, err := minDue(" AND ("+strings.Join(conds, " OR ")+")", args, nil)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("sqlite: attempt next due: %w", err)
+		}
+		next = store.EarliestWait(next, due, nowFunc().Add(store.LimitRecheck))
+	}
 	return next, nil
 }
 
