@@ -36,9 +36,6 @@ type WorkflowVersion struct {
 	Description string    `json:"description"`
 	CreatedAt   time.Time `json:"created_at"`
 	CreatedBy   string    `json:"created_by"`
-	Priority    int       `json:"priority"`
-	// ConcurrencyKey is the run's value of its workflow's concurrency key.
-	ConcurrencyKey string `json:"concurrency_key,omitempty"`
 	// Spec is the parsed workflow model as JSON.
 	Spec json.RawMessage `json:"spec,omitempty"`
 	// Source is the workflow file's text as it was applied.
@@ -62,7 +59,11 @@ type Run struct {
 	StartedAt   time.Time `json:"started_at,omitzero"`
 	FinishedAt  time.Time `json:"finished_at,omitzero"`
 	CreatedBy   string    `json:"created_by"`
-	Tasks       []TaskRun `json:"tasks,omitempty"`
+	// Priority orders queued runs and attempts: higher first.
+	Priority int `json:"priority,omitempty"`
+	// ConcurrencyKey is the run's value of its workflow's concurrency key.
+	ConcurrencyKey string    `json:"concurrency_key,omitempty"`
+	Tasks          []TaskRun `json:"tasks,omitempty"`
 }
 
 // Final reports whether the run has reached a final status (succeeded,
