@@ -37,8 +37,15 @@ type RunningCount struct {
 }
 
 // NewBudget refills the limits' buckets to now and subtracts the running
-// attempts from their MaxRunning.
+// attempts from their MaxRunning. A now before a bucket's last refill (a
+// claim that read the clock, then waited for another's lock) is taken as
+// that refill: see Now.
 func NewBudget(limits []*Limit, running []RunningCount, now time.Time) *Budget {
+	for _, l := range limits {
+		if l.Rate > 0 && l.RefilledAt.After(now) {
+			now = l.RefilledAt
+		}
+	}
 	b := &Budget{now: now, entries: make(map[limitKey]*budgetEntry, len(limits))}
 	for _, l := range limits {
 		e := &budgetEntry{l: l, free: -1}
@@ -62,6 +69,12 @@ func NewBudget(limits []*Limit, running []RunningCount, now time.Time) *Budget {
 	}
 	return b
 }
+
+// Now is the claim's time as the buckets count it: never before the last
+// refill of any bucket, so that claims serialized by the limit rows get
+// non-decreasing times and the rate holds over the times attempts record
+// as their start. Drivers stamp the attempts they lease with it.
+func (b *Budget) Now() time.Time { return b.now }
 
 // Empty reports whether no limit applies at all.
 func (b *Budget) Empty() bool { return len(b.entries) == 0 }

@@ -225,8 +225,9 @@ func (t *tx) claimLimited(ctx context.Context, p *store.AttemptClaimParams, budg
 			return nil, fmt.Errorf("postgres: attempt claim: bucket: %w", interpretError(err))
 		}
 	}
-	claimed, err := queryAll(ctx, t, scanAttempt, qAttemptLease, ids, tz(p.Now),
-		tz(p.Now.Add(p.LeaseFor)), p.WorkerID, newTokens(len(ids)))
+	now := budget.Now()
+	claimed, err := queryAll(ctx, t, scanAttempt, qAttemptLease, ids, tz(now),
+		tz(now.Add(p.LeaseFor)), p.WorkerID, newTokens(len(ids)))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: attempt claim: %w", err)
 	}

@@ -106,11 +106,11 @@ func (t *tx) AttemptClaim(ctx context.Context, p *store.AttemptClaimParams) ([]*
 	if len(p.Queues) == 0 || p.Limit <= 0 {
 		return nil, nil
 	}
-	now := toMicros(p.Now)
 	budget, err := t.budget(ctx, p.Now)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: attempt claim: %w", err)
 	}
+	now := toMicros(budget.Now())
 	where, args := queuedFilter(p.Queues, p.Types, budget)
 	window := p.Limit
 	if !budget.Empty() {
@@ -142,7 +142,7 @@ func (t *tx) AttemptClaim(ctx context.Context, p *store.AttemptClaimParams) ([]*
 		}
 	}
 
-	expires := toMicros(p.Now.Add(p.LeaseFor))
+	expires := toMicros(budget.Now().Add(p.LeaseFor))
 	args = args[:0]
 	values := make([]string, len(ids))
 	for i, id := range ids {
