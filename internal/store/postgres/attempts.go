@@ -35,7 +35,8 @@ const (
 	qAttemptGet = `SELECT ` + attemptCols + ` FROM attempts WHERE id = $1`
 
 	// qAttemptClaim picks the due attempts of the queues ($1) and types ($7,
-	// any when empty) with SKIP LOCKED, hands each one of the tokens ($6)
+	// any when empty) with SKIP LOCKED, unless a limit applies to the claim
+	// (then it takes none, and the claim goes through claimLimited), hands each one of the tokens ($6)
 	// and marks their task runs running, in one statement. Each queue is
 	// read in claim order from the partial index, and stops at the limit
 	// (ORDER BY over queue = ANY($1) would sort every due attempt); with
@@ -50,6 +51,8 @@ const (
 				LIMIT $3
 				FOR UPDATE SKIP LOCKED
 			) a
+			WHERE NOT EXISTS (SELECT 1 FROM limits
+				WHERE (kind = 'queue' AND name = ANY($1)) OR kind IN ('type', 'resource'))
 			ORDER BY a.priority DESC, a.not_before, a.id
 			LIMIT $3
 		), numbered AS (
@@ -170,26 +173,30 @@ func (t *tx) AttemptGet(ctx context.Context, id int64) (*store.Attempt, error) {
 
 // AttemptClaim takes up to p.Limit (at most 1000) attempts of p.Queues
 // (and of p.Types unless empty) in one statement when no limit applies;
-// see the package doc. Under limits it locks their rows, counts the
-// running attempts, and leases the candidates the budget allows.
+// see the package doc. When that statement took nothing, limits may
+// apply: it then locks their rows, counts the running attempts, and
+// leases the candidates the budget allows.
 func (t *tx) AttemptClaim(ctx context.Context, p *store.AttemptClaimParams) ([]*store.Attempt, error) {
 	if len(p.Queues) == 0 || p.Limit <= 0 {
 		return nil, nil
 	}
-	budget, err := t.budget(ctx, p.Queues, p.Now)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: attempt claim: %w", err)
-	}
-	if !budget.Empty() {
-		return t.claimLimited(ctx, p, budget)
-	}
 	tokens := newTokens(min(p.Limit, maxClaim))
 	claimed, err := queryAll(ctx, t, scanAttempt, qAttemptClaim, p.Queues, tz(p.Now), len(tokens),
 		tz(p.Now.Add(p.LeaseFor)), p.WorkerID, tokens, orEmpty(p.Types))
-	if err != nil {
-		return nil, fmt.Errorf("postgres: attempt claim: %w", err)
+	if err != nil || len(claimed) > 0 {
+		if err != nil {
+			return nil, fmt.Errorf("postgres: attempt claim: %w", err)
+		}
+		return claimed, nil
 	}
-	return claimed, nil
+	budget, err := t.budget(ctx, p.Queues, p.Now)
+	if err != nil || budget.Empty() {
+		if err != nil {
+			return nil, fmt.Errorf("postgres: attempt claim: %w", err)
+		}
+		return nil, nil
+	}
+	return t.claimLimited(ctx, p, budget)
 }
 
 func newTokens(n int) []string {
