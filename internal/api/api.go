@@ -76,6 +76,7 @@ func New(cfg Config) http.Handler {
 	s.registerLogs(hapi)
 	s.registerWorkers(hapi)
 	s.registerCluster(hapi)
+	s.registerLimits(hapi)
 	mux.HandleFunc(Prefix+"/", notFound)
 	tidyErrors(hapi.OpenAPI())
 

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/legatohq/legato/internal/store"
 )
 
 func TestStartRunPriorityAndConcurrencyKey(t *testing.T) {
@@ -37,4 +39,22 @@ tasks:
 	body["priority"] = "high"
 	require.Equal(t, http.StatusBadRequest, b.do(t, http.MethodPost, "/api/v1/runs", body, &bad), "%v", bad)
 	require.Equal(t, "invalid_request", bad["error"].(map[string]any)["code"])
+}
+
+func TestListLimits(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var out struct{ Limits []map[string]any }
+	require.Equal(t, http.StatusOK, b.do(t, http.MethodGet, "/api/v1/limits", nil, &out))
+	require.Empty(t, out.Limits)
+	require.NoError(t, b.eng.PutLimits(t.Context(), []*store.Limit{
+		{Kind: store.LimitQueue, Name: "billing", MaxRunning: 5},
+		{Kind: store.LimitResource, Name: "crm", Rate: 10, Burst: 20},
+	}))
+	require.Equal(t, http.StatusOK, b.do(t, http.MethodGet, "/api/v1/limits", nil, &out))
+	require.Equal(t, []map[string]any{
+		{"kind": "queue", "name": "billing", "max_running": 5.0},
+		{"kind": "resource", "name": "crm", "rate_per_second": 10.0, "burst": 20.0, "tokens": 20.0},
+	}, out.Limits)
+	require.Equal(t, http.StatusUnauthorized, b.doToken(t, "", http.MethodGet, "/api/v1/limits", nil, nil))
 }

@@ -52,12 +52,7 @@ func NewBudget(limits []*Limit, running []RunningCount, now time.Time) *Budget {
 		if l.MaxRunning > 0 {
 			e.free = l.MaxRunning
 		}
-		if l.Rate > 0 {
-			if d := now.Sub(l.RefilledAt).Seconds(); d > 0 {
-				l.Tokens = math.Min(l.Burst, l.Tokens+d*l.Rate)
-				l.RefilledAt = now
-			}
-		}
+		l.Refill(now)
 		b.entries[limitKey{l.Kind, l.Name}] = e
 	}
 	for _, r := range running {
@@ -193,6 +188,18 @@ func (b *Budget) Waits() []BucketWait {
 	}
 	slices.SortFunc(out, func(x, y BucketWait) int { return x.At.Compare(y.At) })
 	return out
+}
+
+// Refill adds the tokens earned since RefilledAt, up to Burst, as of now
+// (a now before RefilledAt changes nothing).
+func (l *Limit) Refill(now time.Time) {
+	if l.Rate <= 0 {
+		return
+	}
+	if d := now.Sub(l.RefilledAt).Seconds(); d > 0 {
+		l.Tokens = math.Min(l.Burst, l.Tokens+d*l.Rate)
+		l.RefilledAt = now
+	}
 }
 
 // NewBucket sets a new limit's bucket full as of now.
