@@ -97,7 +97,7 @@ func (s *server) startRun(ctx context.Context, in *startRunInput) (*startRunOutp
 	r, created, err := s.eng.Start(ctx, &engine.StartRunParams{
 		Namespace: b.Namespace, Workflow: b.Workflow, Version: b.Version, Inputs: b.Inputs, Actor: actor(ctx),
 		IdempotencyKey: in.IdempotencyKey,
-		Priority: b.Priority,
+		Priority:       b.Priority,
 	})
 	if err != nil {
 		return nil, s.fail(ctx, err)
