@@ -32,6 +32,8 @@ func headline(r *result) (string, string) {
 	case r.TasksPerS != nil:
 		return fmt.Sprintf("%.0f tasks/s", r.TasksPerS.Median),
 			fmt.Sprintf("min %.0f, max %.0f over %d runs", r.TasksPerS.Min, r.TasksPerS.Max, r.Repeats)
+	case r.Workload == "event-latency" && r.P99MS != 0:
+		return fmt.Sprintf("p99 %.2f ms", r.P99MS), fmt.Sprintf("p50 %.2f ms over %d events", r.P50MS, r.Runs)
 	case r.RunsPerS != 0:
 		return fmt.Sprintf("%.0f runs/s", r.RunsPerS), fmt.Sprintf("start→finish p50 %.1f ms, p99 %.1f ms; %d runs", r.P50MS, r.P99MS, r.Runs)
 	case r.RSSPerRunKiB != 0 || r.DrainMS != 0:
