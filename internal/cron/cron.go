@@ -66,7 +66,7 @@ func Parse(expr, tz string) (*Schedule, error) {
 	}
 	if !strings.HasPrefix(e, "@") {
 		if n := len(strings.Fields(e)); n != 5 && n != 6 {
-			return nil, fmt.Errorf("want five fields (minute hour day month weekday) or six with seconds first, got %d", n)
+			return nil, fmt.Errorf("got %d fields, want 5 or 6", n)
 		}
 	}
 	s, err := parser.Parse(e)

@@ -123,7 +123,7 @@ func TestNoDoubleNoSkip(t *testing.T) {
 func TestParseErrors(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ expr, tz, want string }{
-		{"0 2 * *", "", "want five fields"},
+		{"0 2 * *", "", "got 4 fields, want 5 or 6"},
 		{"61 * * * *", "", "61"},
 		{"* * * * *", "Mars/Olympus", `unknown time zone "Mars/Olympus"`},
 		{"* * * * *", "Local", "unknown time zone"},

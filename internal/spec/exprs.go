@@ -44,7 +44,7 @@ func (v *validator) expressions() {
 			continue
 		}
 		p := path{"triggers", idx(i)}
-		d := expr.Decls{Event: t.Event != "" || t.Webhook != ""}
+		d := expr.Decls{Event: t.Event != "" || t.Webhook != "", Schedule: t.Cron != ""}
 		if t.Filter != "" {
 			v.exprErrors(p.with("filter"), "", expr.CheckBool(t.Filter, d))
 		}
