@@ -109,7 +109,10 @@ func (s *Schedule) Location() *time.Location { return s.loc }
 // parser's search bound (an impossible date such as 30 February).
 func (s *Schedule) Next(after time.Time) time.Time {
 	if s.wall == nil {
-		return after.Truncate(time.Second).Add(s.every).In(s.loc)
+		// @every ticks are the multiples of the interval since the Unix
+		// epoch, so they do not depend on when a server started.
+		n := after.Unix()/int64(s.every/time.Second) + 1
+		return time.Unix(n*int64(s.every/time.Second), 0).In(s.loc)
 	}
 	w := wallOf(after.In(s.loc))
 	for range maxSteps {
@@ -156,6 +159,36 @@ func (s *Schedule) instant(w time.Time) time.Time {
 		return later
 	}
 	return start.In(s.loc)
+}
+
+// Last returns the last n fire times t with after < t <= until, oldest
+// first, and whether earlier ones were left out. It looks back from until
+// in doubling windows, so a long gap costs little.
+func (s *Schedule) Last(after, until time.Time, n int) ([]time.Time, bool) {
+	if n <= 0 || !until.After(after) {
+		return nil, false
+	}
+	from := after
+	for w := time.Minute; ; w *= 2 {
+		f := until.Add(-w)
+		if !f.After(after) || w > 100*365*24*time.Hour {
+			break
+		}
+		if _, more := s.Between(f, until, n); more {
+			from = f
+			break
+		}
+	}
+	var ring []time.Time
+	dropped := from.After(after)
+	for t := s.Next(from); !t.IsZero() && !t.After(until); t = s.Next(t) {
+		if len(ring) == n {
+			ring = ring[1:]
+			dropped = true
+		}
+		ring = append(ring, t)
+	}
+	return ring, dropped
 }
 
 // Between lists the fire times t with after < t <= until, at most limit

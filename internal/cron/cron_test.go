@@ -76,8 +76,9 @@ func TestNextAcrossDST(t *testing.T) {
 			[]string{"2026-02-06T00:00:00Z", "2026-02-13T00:00:00Z", "2026-02-20T00:00:00Z", "2026-02-27T00:00:00Z", "2026-03-06T00:00:00Z", "2026-03-13T00:00:00Z"}},
 		{"day of month only", "0 0 13 * *", "", "2026-02-01T00:00:00Z",
 			[]string{"2026-02-13T00:00:00Z", "2026-03-13T00:00:00Z"}},
-		{"@every", "@every 90s", "", "2026-01-01T00:00:00.5Z",
-			[]string{"2026-01-01T00:01:30Z", "2026-01-01T00:03:00Z"}},
+		// @every ticks are multiples of the interval since the Unix epoch.
+		{"@every", "@every 90s", "", "2026-01-01T00:02:00.5Z",
+			[]string{"2026-01-01T00:03:00Z", "2026-01-01T00:04:30Z"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -148,6 +149,29 @@ func TestBetween(t *testing.T) {
 	require.Len(t, got, 3)
 	require.True(t, more)
 	require.Equal(t, utc("2026-01-01T03:00:00Z"), got[2].UTC())
+}
+
+func TestLast(t *testing.T) {
+	t.Parallel()
+	s, err := Parse("*/10 * * * * *", "Europe/Paris")
+	require.NoError(t, err)
+	// A year without the server: the last three ticks only, found fast.
+	got, dropped := s.Last(utc("2025-01-01T00:00:00Z"), utc("2026-01-01T00:00:05Z"), 3)
+	require.True(t, dropped)
+	require.Equal(t, []time.Time{utc("2025-12-31T23:59:40Z"), utc("2025-12-31T23:59:50Z"), utc("2026-01-01T00:00:00Z")},
+		[]time.Time{got[0].UTC(), got[1].UTC(), got[2].UTC()})
+	got, dropped = s.Last(utc("2025-12-31T23:59:45Z"), utc("2026-01-01T00:00:05Z"), 3)
+	require.False(t, dropped)
+	require.Len(t, got, 2)
+	got, dropped = s.Last(utc("2026-01-01T00:00:00Z"), utc("2026-01-01T00:00:05Z"), 3)
+	require.False(t, dropped)
+	require.Empty(t, got)
+	// A daily schedule after ten years.
+	d, err := Parse("@daily", "America/New_York")
+	require.NoError(t, err)
+	got, dropped = d.Last(utc("2016-01-01T00:00:00Z"), utc("2026-01-01T12:00:00Z"), 2)
+	require.True(t, dropped)
+	require.Equal(t, utc("2026-01-01T05:00:00Z"), got[1].UTC())
 }
 
 func FuzzParse(f *testing.F) {

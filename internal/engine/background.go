@@ -123,7 +123,7 @@ func (e *Engine) expireOne(ctx context.Context, a *store.Attempt, msg string) (b
 }
 
 // Run keeps this node's heartbeat and, while it holds the scheduler duty,
-// fires timers and expires leases, until ctx ends; then it gives the duty
+// fires timers, expires leases and fires due schedules, until ctx ends; then it gives the duty
 // up so another node takes it at once. Timers wake it through OnTimer; a
 // one-second poll is the safety net.
 func (e *Engine) Run(ctx context.Context) error {
@@ -159,14 +159,22 @@ func (e *Engine) Run(ctx context.Context) error {
 			if _, err := e.ExpireLeases(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, errNotLeader) {
 				e.log.Error("expire leases", "err", err)
 			}
-			var at time.Time
+			if _, err := e.FireDueSchedules(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, errNotLeader) {
+				e.log.Error("fire schedules", "err", err)
+			}
+			var timer, schedule time.Time
 			if err := e.store.View(ctx, func(tx store.Tx) error {
 				var err error
-				at, err = tx.TimerNext(ctx)
+				if timer, err = tx.TimerNext(ctx); err != nil {
+					return err
+				}
+				schedule, err = tx.ScheduleNext(ctx)
 				return err
-			}); err == nil && !at.IsZero() {
-				if d := at.Sub(e.now()); d < next {
-					next = max(d, time.Millisecond)
+			}); err == nil {
+				for _, at := range []time.Time{timer, schedule} {
+					if d := at.Sub(e.now()); !at.IsZero() && d < next {
+						next = max(d, time.Millisecond)
+					}
 				}
 			}
 		}

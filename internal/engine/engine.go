@@ -146,7 +146,8 @@ func (e *Engine) Poke(work, timers bool) {
 }
 
 // Apply stores a validated workflow as a new version unless its latest
-// version has the same content.
+// version has the same content; a new version's cron triggers replace the
+// workflow's schedules in the same transaction.
 func (e *Engine) Apply(ctx context.Context, w *spec.Workflow, source, actor string) (*store.WorkflowVersion, bool, error) {
 	js, err := json.Marshal(w)
 	if err != nil {
@@ -158,10 +159,13 @@ func (e *Engine) Apply(ctx context.Context, w *spec.Workflow, source, actor stri
 	}
 	var out *store.WorkflowVersion
 	var created bool
-	err = e.store.Tx(ctx, func(tx store.Tx) error {
+	err = e.tx(ctx, func(tx store.Tx, fx *effects) error {
 		var err error
 		out, created, err = tx.VersionPut(ctx, v)
-		return err
+		if err != nil || !created {
+			return err
+		}
+		return e.syncSchedules(ctx, tx, fx, w, out.Version, actor)
 	})
 	return out, created, err
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/legatohq/legato/internal/spec"
 	"github.com/legatohq/legato/internal/store"
 )
 
@@ -45,27 +46,8 @@ func (e *Engine) StartRun(ctx context.Context, p *StartRunParams) (*store.Run, e
 // createRun binds the inputs, inserts the run queued and starts it unless
 // its workflow's concurrency limit is reached.
 func (e *Engine) createRun(ctx context.Context, tx store.Tx, fx *effects, run *store.Run, version int, actor string, depth int) error {
-	w, v, err := e.workflow(ctx, tx, run.Namespace, run.Workflow, version)
+	w, err := e.insertRun(ctx, tx, run, version, actor)
 	if err != nil {
-		return err
-	}
-	run.Version = version
-	if v != nil {
-		run.Version = v.Version
-	}
-	inputs, err := BindInputs(w, run.Inputs)
-	if err != nil {
-		return err
-	}
-	now := e.now().UTC()
-	run.Inputs = inputs
-	run.Status = store.RunQueued
-	run.Attempt = 1
-	run.CreatedAt, run.UpdatedAt = now, now
-	if err := tx.RunInsert(ctx, run); err != nil {
-		return err
-	}
-	if err := tx.EventAppend(ctx, []*store.Event{{RunID: run.ID, Type: "run.created", Index: -1, Actor: actor, At: now, Data: mustJSON(map[string]any{"version": run.Version})}}); err != nil {
 		return err
 	}
 	if w.Concurrency != nil && w.Concurrency.Limit > 0 {
@@ -78,6 +60,33 @@ func (e *Engine) createRun(ctx context.Context, tx store.Tx, fx *effects, run *s
 		}
 	}
 	return e.apply(ctx, tx, fx, run.ID, Start{}, actor, depth)
+}
+
+// insertRun binds the inputs and inserts the run, queued, with its
+// creation in the journal.
+func (e *Engine) insertRun(ctx context.Context, tx store.Tx, run *store.Run, version int, actor string) (*spec.Workflow, error) {
+	w, v, err := e.workflow(ctx, tx, run.Namespace, run.Workflow, version)
+	if err != nil {
+		return nil, err
+	}
+	run.Version = version
+	if v != nil {
+		run.Version = v.Version
+	}
+	inputs, err := BindInputs(w, run.Inputs)
+	if err != nil {
+		return nil, err
+	}
+	now := e.now().UTC()
+	run.Inputs = inputs
+	run.Status = store.RunQueued
+	run.Attempt = 1
+	run.CreatedAt, run.UpdatedAt = now, now
+	if err := tx.RunInsert(ctx, run); err != nil {
+		return nil, err
+	}
+	err = tx.EventAppend(ctx, []*store.Event{{RunID: run.ID, Type: "run.created", Index: -1, Actor: actor, At: now, Data: mustJSON(map[string]any{"version": run.Version})}})
+	return w, err
 }
 
 // CancelRun cancels a run that has not finished.
