@@ -76,6 +76,7 @@ func New(cfg Config) http.Handler {
 	s.registerLogs(hapi)
 	s.registerWorkers(hapi)
 	s.registerCluster(hapi)
+	s.registerSchedules(hapi)
 	mux.HandleFunc(Prefix+"/", notFound)
 	tidyErrors(hapi.OpenAPI())
 
@@ -125,7 +126,7 @@ func tidyErrors(doc *huma.OpenAPI) {
 
 // answers422 are the operations that answer 422 (invalid_workflow,
 // invalid_inputs).
-var answers422 = []string{"apply-workflow", "start-run"}
+var answers422 = []string{"apply-workflow", "start-run", "backfill-workflow"}
 
 // notFound answers paths no endpoint serves.
 func notFound(w http.ResponseWriter, r *http.Request) {
