@@ -106,6 +106,8 @@ func (a *app) rootCmd() *cobra.Command {
 		a.runCmd(),
 		a.runsCmd(),
 		a.logsCmd(),
+		a.schedulesCmd(),
+		a.backfillCmd(),
 		a.versionCmd(),
 	)
 	return root
