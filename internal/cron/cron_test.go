@@ -74,6 +74,8 @@ func TestNextAcrossDST(t *testing.T) {
 		// crontab's rule: both day fields restricted means either day.
 		{"day of month or day of week", "0 0 13 * 5", "", "2026-02-01T00:00:00Z",
 			[]string{"2026-02-06T00:00:00Z", "2026-02-13T00:00:00Z", "2026-02-20T00:00:00Z", "2026-02-27T00:00:00Z", "2026-03-06T00:00:00Z", "2026-03-13T00:00:00Z"}},
+		{"day of week 7 is sunday, names", "0 0 * MAR 7", "", "2026-03-02T00:00:00Z",
+			[]string{"2026-03-08T00:00:00Z", "2026-03-15T00:00:00Z"}},
 		{"day of month only", "0 0 13 * *", "", "2026-02-01T00:00:00Z",
 			[]string{"2026-02-13T00:00:00Z", "2026-03-13T00:00:00Z"}},
 		// @every ticks are multiples of the interval since the Unix epoch.
