@@ -135,6 +135,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 	})
 	defer e.leave(context.WithoutCancel(ctx))
+	if err := e.SyncSchedules(ctx); err != nil && ctx.Err() == nil {
+		e.log.Error("sync schedules", "err", err)
+	}
 	t := time.NewTimer(0)
 	defer t.Stop()
 	var lastBeat time.Time

@@ -162,9 +162,11 @@ func (e *Engine) Apply(ctx context.Context, w *spec.Workflow, source, actor stri
 	err = e.tx(ctx, func(tx store.Tx, fx *effects) error {
 		var err error
 		out, created, err = tx.VersionPut(ctx, v)
-		if err != nil || !created {
+		if err != nil {
 			return err
 		}
+		// Identical content finds its schedules in step and changes
+		// nothing; a new version replaces them.
 		return e.syncSchedules(ctx, tx, fx, w, out.Version, actor)
 	})
 	return out, created, err

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -62,6 +63,9 @@ func (e *Engine) syncSchedules(ctx context.Context, tx store.Tx, fx *effects, w 
 			s = old[j]
 		}
 		same := s.Version > 0 && s.Cron == t.Cron && s.Timezone == t.Timezone
+		if same && s.Version == version {
+			continue // in step already
+		}
 		s.Version, s.Cron, s.Timezone, s.UpdatedAt, s.UpdatedBy = version, t.Cron, t.Timezone, now, actor
 		if !same {
 			sched, err := cron.Parse(t.Cron, t.Timezone)
@@ -80,6 +84,37 @@ func (e *Engine) syncSchedules(ctx context.Context, tx store.Tx, fx *effects, w 
 			if err := tx.ScheduleDelete(ctx, o.Namespace, o.Workflow, o.Name); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// SyncSchedules brings the schedules of every workflow in step with its
+// latest version (a database upgraded to schedules, or a version applied
+// by an older server); schedules already in step are left as they are.
+func (e *Engine) SyncSchedules(ctx context.Context) error {
+	var latest []*store.WorkflowVersion
+	if err := e.store.View(ctx, func(tx store.Tx) error {
+		var err error
+		latest, err = tx.WorkflowList(ctx, "")
+		return err
+	}); err != nil {
+		return err
+	}
+	for _, v := range latest {
+		w := new(spec.Workflow)
+		if err := json.Unmarshal(v.Spec, w); err != nil {
+			return fmt.Errorf("decode workflow %s/%s v%d: %w", v.Namespace, v.Name, v.Version, err)
+		}
+		err := e.tx(ctx, func(tx store.Tx, fx *effects) error {
+			cur, err := tx.VersionGet(ctx, v.Namespace, v.Name, 0)
+			if err != nil || cur.Version != v.Version {
+				return err // a newer version synced its own
+			}
+			return e.syncSchedules(ctx, tx, fx, w, v.Version, "system:sync")
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil

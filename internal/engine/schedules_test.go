@@ -273,6 +273,17 @@ func TestScheduleSync(t *testing.T) {
 	_, err = b.e.PauseSchedule(b.ctx, "default", "sync", "nope", true, "alice")
 	require.ErrorIs(t, err, ErrScheduleNotFound)
 
+	// A schedule row lost (a database from before schedules): the sync at
+	// start puts it back; a second sync changes nothing.
+	require.NoError(t, b.st.Tx(b.ctx, func(tx store.Tx) error { return tx.ScheduleDelete(b.ctx, "default", "sync", "five") }))
+	require.NoError(t, b.e.SyncSchedules(b.ctx))
+	synced := list()
+	require.Len(t, synced, 2)
+	require.Equal(t, "system:sync", synced[1].UpdatedBy)
+	require.Equal(t, mustTime("2026-03-01T03:05:00Z"), synced[1].NextFireAt)
+	require.NoError(t, b.e.SyncSchedules(b.ctx))
+	require.Equal(t, synced, list())
+
 	// No triggers left: no schedules.
 	b.apply(t, "name: sync\ntasks: [{id: a, type: noop}]\n")
 	require.Empty(t, list())
