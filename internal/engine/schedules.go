@@ -23,8 +23,8 @@ import (
 // servers and however the duty moves.
 
 const (
-	// missedAfter is how late a tick may be and still count as on time
-	// (catchup: none starts only on-time ticks).
+	// missedAfter is how late a tick may be and still count as on time:
+	// on-time ticks always fire; the catchup policy is for older ones.
 	missedAfter = time.Minute
 	// MaxBackfill bounds the runs one backfill may start.
 	MaxBackfill = 1000
@@ -234,22 +234,40 @@ func (e *Engine) fireSchedule(ctx context.Context, ns, wf, name string) (int, er
 }
 
 // dueTicks are the ticks to handle from next (the schedule's stored next
-// fire time) up to now, per the trigger's catchup policy: all (at most
-// catchup_limit, the latest), latest (the last one), or none (the last
-// one when it is on time).
+// fire time) up to now. A tick at most missedAfter late is on time and
+// always fires (a busy or moving scheduler loses nothing); older ones were
+// missed and fire per the catchup policy: all (at most catchup_limit, the
+// latest), latest (the last one, unless an on-time tick follows it), or
+// none.
 func dueTicks(sched *cron.Schedule, t *spec.Trigger, next, now time.Time) []time.Time {
-	n := 1
-	if t.Catchup == spec.CatchupAll {
-		n = t.CatchupLimit
+	from := next.Add(-time.Nanosecond)
+	cut := now.Add(-missedAfter)
+	onTime, _ := sched.Last(maxTime(from, cut), now, spec.MaxCatchupLimit)
+	if !cut.After(from) {
+		return onTime
+	}
+	var missed []time.Time
+	switch t.Catchup {
+	case spec.CatchupAll:
+		n := t.CatchupLimit
 		if n == 0 {
 			n = spec.DefaultCatchupLimit
 		}
+		missed, _ = sched.Last(from, cut, n)
+	case spec.CatchupNone:
+	default: // latest
+		if len(onTime) == 0 {
+			missed, _ = sched.Last(from, cut, 1)
+		}
 	}
-	ticks, _ := sched.Last(next.Add(-time.Nanosecond), now, n)
-	if t.Catchup == spec.CatchupNone && len(ticks) > 0 && now.Sub(ticks[len(ticks)-1]) > missedAfter {
-		return nil
+	return append(missed, onTime...)
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
 	}
-	return ticks
+	return b
 }
 
 // cronTrigger finds the cron trigger called name.

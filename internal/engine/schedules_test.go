@@ -171,6 +171,39 @@ func TestScheduleCatchup(t *testing.T) {
 	}
 }
 
+// Ticks up to a minute late are on time: they fire whatever the catchup
+// policy (a busy scheduler or a duty handover loses none).
+func TestScheduleLateTicksAreOnTime(t *testing.T) {
+	t.Parallel()
+	for _, policy := range []string{"none", "latest", "all"} {
+		t.Run(policy, func(t *testing.T) {
+			t.Parallel()
+			b := schedSetup(t, false, "2026-03-01T00:00:00Z")
+			b.apply(t, `name: tick
+inputs: {at: {type: string}}
+triggers:
+  - cron: "*/10 * * * * *"
+    catchup: `+policy+`
+    inputs: {at: "${{ schedule.time }}"}
+tasks: [{id: a, type: noop}]
+`)
+			require.Equal(t, 5, b.fireAt(t, "2026-03-01T00:00:55Z"))
+			require.Equal(t, []string{"2026-03-01T00:00:10Z", "2026-03-01T00:00:20Z", "2026-03-01T00:00:30Z",
+				"2026-03-01T00:00:40Z", "2026-03-01T00:00:50Z"}, b.ticks(t, "tick"))
+			// Two minutes without a scheduler: 12 ticks, the last 6 on time.
+			want := map[string]int{"none": 6, "latest": 6, "all": 12}[policy]
+			require.Equal(t, want, b.fireAt(t, "2026-03-01T00:02:55Z"))
+			got := b.ticks(t, "tick")
+			require.Equal(t, "2026-03-01T00:02:50Z", got[len(got)-1])
+			if policy == "all" {
+				require.Equal(t, "2026-03-01T00:01:00Z", got[5], "the missed ticks too")
+			} else {
+				require.Equal(t, "2026-03-01T00:02:00Z", got[5], "the on-time ticks only")
+			}
+		})
+	}
+}
+
 func TestScheduleOverlap(t *testing.T) {
 	t.Parallel()
 	forBothStores(t, func(t *testing.T, pg bool) {

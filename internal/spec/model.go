@@ -52,8 +52,9 @@ type Trigger struct {
 	// Name names a cron trigger's schedule (API, CLI, schedule.name);
 	// empty means cron-N, N its 1-based position among the cron triggers.
 	Name string `json:"name,omitempty"`
-	// Catchup is what a cron trigger does with the ticks it missed while
-	// no server ran: CatchupNone, CatchupLatest (default) or CatchupAll.
+	// Catchup is what a cron trigger does with the ticks it missed (more
+	// than a minute late: no server ran): CatchupNone, CatchupLatest
+	// (default) or CatchupAll.
 	Catchup string `json:"catchup,omitempty"`
 	// CatchupLimit bounds the missed ticks catchup: all starts (default
 	// DefaultCatchupLimit, at most MaxCatchupLimit); the oldest are dropped.
