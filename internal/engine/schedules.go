@@ -101,10 +101,12 @@ func (e *Engine) SyncSchedules(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
+	var errs []error
 	for _, v := range latest {
 		w := new(spec.Workflow)
 		if err := json.Unmarshal(v.Spec, w); err != nil {
-			return fmt.Errorf("decode workflow %s/%s v%d: %w", v.Namespace, v.Name, v.Version, err)
+			errs = append(errs, fmt.Errorf("decode workflow %s/%s v%d: %w", v.Namespace, v.Name, v.Version, err))
+			continue
 		}
 		err := e.tx(ctx, func(tx store.Tx, fx *effects) error {
 			cur, err := tx.VersionGet(ctx, v.Namespace, v.Name, 0)
@@ -114,10 +116,13 @@ func (e *Engine) SyncSchedules(ctx context.Context) error {
 			return e.syncSchedules(ctx, tx, fx, w, v.Version, "system:sync")
 		})
 		if err != nil {
-			return err
+			if ctx.Err() != nil {
+				return err
+			}
+			errs = append(errs, fmt.Errorf("workflow %s/%s: %w", v.Namespace, v.Name, err))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Schedules lists the schedules of a workflow (of a namespace when
