@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 BIN     := bin/legato
 
-.PHONY: help build run test test-short lint vet fmt verify generate bench clean
+.PHONY: help build run test test-short lint vet fmt verify generate bench bench-go clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-12s %s\n", $$1, $$2}'
@@ -35,7 +35,10 @@ verify: lint test ## everything CI checks
 generate: ## regenerate generated files (golden files of the spec tests)
 	$(GO) test ./internal/spec -run Golden -update
 
-bench: ## run the Go benchmarks
+bench: ## run the benchmark harness against a real server (go run ./bench; QUICK=1 for the short suite)
+	$(GO) run ./bench $(if $(QUICK),--quick)
+
+bench-go: ## run the Go benchmarks (engine and stores)
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
 
 clean: ## remove build output

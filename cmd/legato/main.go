@@ -106,6 +106,7 @@ func (a *app) rootCmd() *cobra.Command {
 		a.runCmd(),
 		a.runsCmd(),
 		a.logsCmd(),
+		a.emitCmd(),
 		a.schedulesCmd(),
 		a.backfillCmd(),
 		a.versionCmd(),

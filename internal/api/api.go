@@ -76,6 +76,7 @@ func New(cfg Config) http.Handler {
 	s.registerLogs(hapi)
 	s.registerWorkers(hapi)
 	s.registerCluster(hapi)
+	s.registerEvents(hapi)
 	s.registerSchedules(hapi)
 	mux.HandleFunc(Prefix+"/", notFound)
 	tidyErrors(hapi.OpenAPI())
@@ -85,6 +86,7 @@ func New(cfg Config) http.Handler {
 		root.Handle(p, mux)
 	}
 	root.Handle(Prefix+"/", auth.Middleware(cfg.Auth, mux))
+	root.HandleFunc("POST "+HooksPrefix+"{namespace}/{workflow}/{trigger}", s.hook)
 	root.HandleFunc("/", notFound)
 	return root
 }

@@ -38,6 +38,12 @@ type testBundle struct {
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
+	return setupEnv(t, nil)
+}
+
+// setupEnv is setup with env allow-listed for expressions.
+func setupEnv(t *testing.T, env map[string]string) *testBundle {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	dir := t.TempDir()
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "legato.db"))
@@ -45,7 +51,7 @@ func setup(t *testing.T) *testBundle {
 	token, _, err := auth.EnsureAdminToken(ctx, st, filepath.Join(dir, "admin.token"))
 	require.NoError(t, err)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	eng := engine.New(st, engine.Options{Logger: log})
+	eng := engine.New(st, engine.Options{Logger: log, Env: env})
 	w := worker.New(eng, worker.Options{ID: "local:test", Logger: log, Poll: 50 * time.Millisecond})
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = eng.Run(ctx) })

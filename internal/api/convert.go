@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/legatohq/legato/internal/engine"
 	"github.com/legatohq/legato/internal/store"
 )
 
@@ -40,8 +41,30 @@ type Run struct {
 	StartedAt   time.Time      `json:"started_at,omitzero"`
 	FinishedAt  time.Time      `json:"finished_at,omitzero"`
 	CreatedBy   string         `json:"created_by"`
+	// Trigger is in a single run's answers, for runs a webhook or an event started.
+	Trigger *RunTrigger `json:"trigger,omitempty" doc:"What started the run, when a webhook or an event did"`
 	// Tasks are present in a single run's answers, absent from lists.
 	Tasks []TaskRun `json:"tasks,omitzero" doc:"Ordered as the workflow file orders its tasks; items by index after their aggregate; fallbacks and compensations after their task"`
+}
+
+// RunTrigger is what started a run besides the API.
+type RunTrigger struct {
+	Kind        string    `json:"kind" enum:"webhook,event"`
+	Name        string    `json:"name" doc:"The event type or the webhook trigger's name"`
+	EventSource string    `json:"event_source,omitempty"`
+	EventID     string    `json:"event_id,omitempty"`
+	ReceivedAt  time.Time `json:"received_at" doc:"When the request or the event arrived"`
+	// StartLatencyMS is absent until a task of the run started.
+	StartLatencyMS *float64 `json:"start_latency_ms,omitempty" doc:"Milliseconds from received_at to the start of the run's first task"`
+}
+
+func toRunTrigger(rt *store.RunTrigger, trs []*store.TaskRun) *RunTrigger {
+	out := &RunTrigger{Kind: rt.Kind, Name: rt.Name, EventSource: rt.EventSource, EventID: rt.EventID, ReceivedAt: rt.ReceivedAt}
+	if first := engine.FirstTaskStart(trs); !first.IsZero() {
+		ms := float64(first.Sub(rt.ReceivedAt).Microseconds()) / 1000
+		out.StartLatencyMS = &ms
+	}
+	return out
 }
 
 // TaskRun is one execution of a task inside a run.

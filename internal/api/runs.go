@@ -23,7 +23,13 @@ type StartRunRequest struct {
 }
 
 type startRunInput struct {
-	Body StartRunRequest
+	IdempotencyKey string `header:"Idempotency-Key" maxLength:"256" doc:"A start with a key already used for this workflow starts nothing and answers 200 with the run that key started"`
+	Body           StartRunRequest
+}
+
+type startRunOutput struct {
+	Status int
+	Body   Run
 }
 
 type runOutput struct{ Body Run }
@@ -52,6 +58,7 @@ func (s *server) registerRuns(api huma.API) {
 	huma.Register(api, huma.Operation{
 		OperationID: "start-run", Method: http.MethodPost, Path: Prefix + "/runs", Tags: tags,
 		Summary:       "Start a run of a workflow",
+		Description:   "Answers 201 with the new run, or 200 with the run an Idempotency-Key already started.",
 		DefaultStatus: http.StatusCreated,
 		Errors:        []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusUnprocessableEntity},
 	}, s.startRun)
@@ -81,18 +88,27 @@ func (s *server) registerRuns(api huma.API) {
 	})
 }
 
-func (s *server) startRun(ctx context.Context, in *startRunInput) (*runOutput, error) {
+func (s *server) startRun(ctx context.Context, in *startRunInput) (*startRunOutput, error) {
 	b := in.Body
 	if b.Namespace == "" {
 		b.Namespace = "default"
 	}
-	r, err := s.eng.StartRun(ctx, &engine.StartRunParams{
+	r, created, err := s.eng.Start(ctx, &engine.StartRunParams{
 		Namespace: b.Namespace, Workflow: b.Workflow, Version: b.Version, Inputs: b.Inputs, Actor: actor(ctx),
+		IdempotencyKey: in.IdempotencyKey,
 	})
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	return s.runWithTasks(ctx, r.ID)
+	out, err := s.runWithTasks(ctx, r.ID)
+	if err != nil {
+		return nil, err
+	}
+	status := http.StatusCreated
+	if !created {
+		status = http.StatusOK
+	}
+	return &startRunOutput{Status: status, Body: out.Body}, nil
 }
 
 func (s *server) listRuns(ctx context.Context, in *listRunsInput) (*listRunsOutput, error) {
@@ -154,6 +170,14 @@ func (s *server) runWithTasks(ctx context.Context, id string) (*runOutput, error
 		}
 		out = toRun(r)
 		out.Tasks = toTaskRuns(trs, order)
+		rt, err := tx.RunTriggerGet(ctx, id)
+		if isNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		out.Trigger = toRunTrigger(rt, trs)
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {

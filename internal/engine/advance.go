@@ -291,24 +291,21 @@ func (s *State) launch(d *Decision, k Key, def *spec.Task, notBefore time.Time, 
 	tr.Error = ""
 	params, err := s.render(k, def, item)
 	if err != nil {
-		tr.Status = store.TaskRunning
-		s.fail(d, k, err.Error(), true)
+		s.failLaunch(d, k, tr, err)
 		return
 	}
 	switch def.Type {
 	case "sleep":
 		wake, err := wakeTime(params, s.Now)
 		if err != nil {
-			tr.Status = store.TaskRunning
-			s.fail(d, k, err.Error(), true)
+			s.failLaunch(d, k, tr, err)
 			return
 		}
-		tr.Status = store.TaskWaiting
-		tr.StartedAt = s.Now
-		tr.WakeAt = wake
-		d.Commands = append(d.Commands, SetTimer{Task: k.Task, Index: k.Index, Kind: store.TimerSleep, At: wake})
+		s.waitUntil(d, k, tr, store.TimerSleep, wake)
 	case "workflow":
 		s.startChild(d, k, def, tr, params)
+	case typeWaitEvent:
+		s.startWait(d, k, tr, params, item)
 	default:
 		tr.Status = store.TaskQueued
 		queue := def.Queue
@@ -320,6 +317,23 @@ func (s *State) launch(d *Decision, k Key, def *spec.Task, notBefore time.Time, 
 			Timeout: def.Timeout.D(), Queue: queue, NotBefore: notBefore,
 		})
 	}
+}
+
+// waitUntil puts a task run in a durable wait, with a timer of kind at
+// `at` (none when at is zero).
+func (s *State) waitUntil(d *Decision, k Key, tr *store.TaskRun, kind store.TimerKind, at time.Time) {
+	tr.Status = store.TaskWaiting
+	tr.StartedAt = s.Now
+	tr.WakeAt = at
+	if !at.IsZero() {
+		d.Commands = append(d.Commands, SetTimer{Task: k.Task, Index: k.Index, Kind: kind, At: at})
+	}
+}
+
+// failLaunch fails a task run whose parameters were wrong, for good.
+func (s *State) failLaunch(d *Decision, k Key, tr *store.TaskRun, err error) {
+	tr.Status = store.TaskRunning
+	s.fail(d, k, err.Error(), true)
 }
 
 func (s *State) startChild(d *Decision, k Key, def *spec.Task, tr *store.TaskRun, params map[string]any) {

@@ -77,12 +77,21 @@ type Cancel struct{ Reason string }
 // Retry restarts a failed or canceled run from its failed tasks.
 type Retry struct{}
 
-func (Start) eventName() string       { return "run.start" }
-func (AttemptDone) eventName() string { return "attempt.done" }
-func (TimerFired) eventName() string  { return "timer.fired" }
-func (ChildDone) eventName() string   { return "child.done" }
-func (Cancel) eventName() string      { return "run.cancel" }
-func (Retry) eventName() string       { return "run.retry" }
+// EventMatched reports an event that matched the wait of a wait_event
+// task run; Event is what the task outputs.
+type EventMatched struct {
+	Task  string
+	Index int
+	Event map[string]any
+}
+
+func (Start) eventName() string        { return "run.start" }
+func (AttemptDone) eventName() string  { return "attempt.done" }
+func (TimerFired) eventName() string   { return "timer.fired" }
+func (ChildDone) eventName() string    { return "child.done" }
+func (Cancel) eventName() string       { return "run.cancel" }
+func (Retry) eventName() string        { return "run.retry" }
+func (EventMatched) eventName() string { return "event.matched" }
 
 // Command is an effect the shell applies in the same transaction.
 type Command interface{ commandName() string }
@@ -147,6 +156,27 @@ type NotifyParent struct {
 	Err         string
 }
 
+// WaitEvent records the wait of a wait_event task run (a row the shell
+// matches arriving events against) and looks back over the events of
+// Type received since LookBackFrom, in case the awaited one came first.
+type WaitEvent struct {
+	Task  string
+	Index int
+	Type  string
+	Match string
+	// Context is what Match sees besides event and env: the task's
+	// inputs, tasks, run (and item, index) when the wait began.
+	Context      map[string]any
+	Deadline     time.Time
+	LookBackFrom time.Time
+}
+
+// DeleteEventWait removes the wait of a wait_event task run.
+type DeleteEventWait struct {
+	Task  string
+	Index int
+}
+
 // RunFinished tells the shell the run reached a final status (a
 // concurrency slot of its workflow is free).
 type RunFinished struct{}
@@ -160,6 +190,8 @@ func (CancelAttempts) commandName() string  { return "attempt.cancel" }
 func (CancelChild) commandName() string     { return "child.cancel" }
 func (NotifyParent) commandName() string    { return "parent.notify" }
 func (RunFinished) commandName() string     { return "run.finished" }
+func (WaitEvent) commandName() string       { return "event.wait" }
+func (DeleteEventWait) commandName() string { return "event.wait_delete" }
 
 // Decision is the outcome of Decide: the commands to apply and which task
 // runs changed or were removed (the run row itself is in State.Run).

@@ -39,6 +39,10 @@ func Decide(s *State, ev Event) Decision {
 		s.cancel(&d, ev.Reason)
 	case Retry:
 		s.onRetry(&d)
+	case EventMatched:
+		journal.Task, journal.Index = ev.Task, ev.Index
+		journal.Data = mustJSON(map[string]any{"event_id": ev.Event["id"], "event_source": ev.Event["source"]})
+		s.onEventMatched(&d, ev)
 	}
 	if !s.Run.Status.Terminal() && s.Run.Status != store.RunQueued {
 		s.advance(&d)
@@ -174,6 +178,9 @@ func (s *State) stopAll(d *Decision, reason string) {
 		if tr.Status == store.TaskWaiting && tr.ChildRunID != "" {
 			d.Commands = append(d.Commands, CancelChild{RunID: tr.ChildRunID})
 		}
+		if tr.Status == store.TaskWaiting && s.isWaitEvent(k) {
+			d.Commands = append(d.Commands, DeleteEventWait{Task: k.Task, Index: k.Index})
+		}
 		tr.Status = store.TaskCanceled
 		tr.Error = reason
 		tr.FinishedAt = s.Now
@@ -217,6 +224,8 @@ func (s *State) onTimer(d *Decision, ev TimerFired) {
 			return
 		}
 		s.succeed(Key{ev.Task, ev.Index}, map[string]any{"woke_at": s.Now.UTC().Format(timeLayout)})
+	case store.TimerEventWait:
+		s.onEventTimeout(d, Key{ev.Task, ev.Index})
 	case store.TimerTaskTimeout:
 		k := Key{ev.Task, ev.Index}
 		tr := s.Tasks[k]

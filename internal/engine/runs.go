@@ -19,28 +19,74 @@ type StartRunParams struct {
 	Version int
 	Inputs  map[string]any
 	Actor   string
+	// IdempotencyKey, when set, is unique per (namespace, workflow): a
+	// start with a key already used returns the run it started and starts
+	// nothing.
+	IdempotencyKey string
+	// Trigger records what started the run (a webhook or an event); nil
+	// for the API.
+	Trigger *store.RunTrigger
 }
 
 // StartRun creates a run and starts it, or queues it when its workflow's
 // concurrency limit is reached.
 func (e *Engine) StartRun(ctx context.Context, p *StartRunParams) (*store.Run, error) {
+	run, _, err := e.Start(ctx, p)
+	return run, err
+}
+
+// Start is StartRun that also reports whether a run was created: false
+// when p.IdempotencyKey was already used, and the run is the one it
+// started then.
+func (e *Engine) Start(ctx context.Context, p *StartRunParams) (*store.Run, bool, error) {
+	var run *store.Run
+	var created bool
+	err := e.tx(ctx, func(tx store.Tx, fx *effects) error {
+		var err error
+		run, created, err = e.startIn(ctx, tx, fx, p)
+		return err
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return run, created, nil
+}
+
+// startIn creates and starts a run inside tx, unless its idempotency key
+// is bound to a run already.
+func (e *Engine) startIn(ctx context.Context, tx store.Tx, fx *effects, p *StartRunParams) (*store.Run, bool, error) {
 	ns := p.Namespace
 	if ns == "" {
 		ns = "default"
 	}
 	run := &store.Run{ID: e.newID(), Namespace: ns, Workflow: p.Workflow, Inputs: p.Inputs, ParentIndex: -1, CreatedBy: p.Actor}
-	err := e.tx(ctx, func(tx store.Tx, fx *effects) error {
-		if err := e.createRun(ctx, tx, fx, run, p.Version, p.Actor, 0); err != nil {
-			return err
+	if p.IdempotencyKey != "" {
+		// The key is bound first: a concurrent start with the same key
+		// waits here for this transaction and then finds the key taken.
+		id, err := tx.RunKeyPut(ctx, ns, p.Workflow, p.IdempotencyKey, run.ID, e.now().UTC())
+		if err != nil {
+			return nil, false, err
 		}
-		var err error
-		run, err = tx.RunGet(ctx, run.ID)
-		return err
-	})
-	if err != nil {
-		return nil, err
+		if id != run.ID {
+			prev, err := tx.RunGet(ctx, id)
+			if err != nil {
+				return nil, false, fmt.Errorf("run %s of idempotency key %q: %w", id, p.IdempotencyKey, err)
+			}
+			return prev, false, nil
+		}
 	}
-	return run, nil
+	if err := e.createRun(ctx, tx, fx, run, p.Version, p.Actor, 0); err != nil {
+		return nil, false, err
+	}
+	if p.Trigger != nil {
+		rt := *p.Trigger
+		rt.RunID = run.ID
+		if err := tx.RunTriggerPut(ctx, &rt); err != nil {
+			return nil, false, err
+		}
+	}
+	run, err := tx.RunGet(ctx, run.ID)
+	return run, err == nil, err
 }
 
 // createRun binds the inputs, inserts the run queued and starts it unless

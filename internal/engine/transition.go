@@ -133,6 +133,10 @@ func (e *Engine) exec(ctx context.Context, tx store.Tx, fx *effects, run *store.
 			return err
 		}
 		return e.startQueuedTick(ctx, tx, fx, run, depth)
+	case WaitEvent:
+		return e.waitEvent(ctx, tx, fx, run, c, actor, depth)
+	case DeleteEventWait:
+		return tx.EventWaitDelete(ctx, run.ID, c.Task, c.Index)
 	}
 	return fmt.Errorf("unknown command %T", c)
 }

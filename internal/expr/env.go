@@ -123,6 +123,9 @@ func declOptions(d Decls) []cel.EnvOption {
 	if d.Event {
 		opts = append(opts, cel.Variable("event", cel.DynType))
 	}
+	if d.Request {
+		opts = append(opts, cel.Variable("request", cel.DynType))
+	}
 	if d.Schedule {
 		opts = append(opts, cel.Variable("schedule", cel.MapType(cel.StringType, cel.StringType)))
 	}

@@ -15,7 +15,7 @@ import (
 )
 
 // Vars are the values an expression sees: keys "inputs", "tasks", "run",
-// "item", "index", "env", "event", "secrets", "schedule".
+// "item", "index", "env", "event", "secrets", "request", "schedule".
 //
 // At run time "tasks" maps a task id to {"output": any, "status": string,
 // "error": string} and "run" is {"id", "workflow", "namespace", "attempt",
@@ -24,7 +24,7 @@ import (
 type Vars map[string]any
 
 // Variable names, in the order they are declared.
-var varNames = []string{"inputs", "tasks", "run", "item", "index", "env", "event", "secrets", "schedule"}
+var varNames = []string{"inputs", "tasks", "run", "item", "index", "env", "event", "secrets", "request", "schedule"}
 
 // ScheduleFields are the keys of the "schedule" variable (cron trigger
 // inputs): "time" is the tick's time as an RFC 3339 string in the
@@ -52,6 +52,9 @@ type Decls struct {
 	Event bool
 	// Secrets declares secrets (task parameters only).
 	Secrets bool
+	// Request declares request (webhook trigger filters, inputs and
+	// idempotency keys): {body, headers, query}.
+	Request bool
 	// Schedule declares schedule (cron trigger inputs).
 	Schedule bool
 }

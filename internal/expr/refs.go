@@ -84,6 +84,8 @@ func (r *refChecker) ident(e ast.Expr, local []string) {
 		r.errorf(e, "%s is only defined inside a for_each task's parameters", name)
 	case name == "event" && !r.d.Event:
 		r.errorf(e, "event is only defined in trigger filters and inputs")
+	case name == "request" && !r.d.Request:
+		r.errorf(e, "request is only defined in webhook trigger filters, inputs and idempotency_key")
 	case name == "schedule" && !r.d.Schedule:
 		r.errorf(e, "schedule is only defined in cron trigger inputs")
 	case name == "secrets" && !r.d.Secrets:

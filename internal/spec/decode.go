@@ -5,12 +5,13 @@ import (
 )
 
 var (
-	workflowFields = []string{"name", "namespace", "description", "inputs", "triggers", "tasks", "outputs", "timeout", "concurrency"}
-	inputFields    = []string{"type", "required", "default", "description"}
-	triggerFields  = []string{"cron", "timezone", "name", "catchup", "catchup_limit", "overlap", "event", "webhook", "filter", "inputs"}
-	taskFields     = []string{"id", "type", "needs", "when", "with", "retry", "timeout", "on_failure", "continue_on_error", "compensate", "for_each", "max_parallel", "queue"}
-	nestedFields   = []string{"type", "with", "retry", "timeout", "continue_on_error", "queue"}
-	retryFields    = []string{"attempts", "backoff", "initial", "max", "factor", "jitter"}
+	workflowFields  = []string{"name", "namespace", "description", "inputs", "triggers", "tasks", "outputs", "timeout", "concurrency"}
+	inputFields     = []string{"type", "required", "default", "description"}
+	triggerFields   = []string{"cron", "timezone", "event", "webhook", "filter", "inputs", "name", "catchup", "catchup_limit", "overlap", "auth", "secret", "token", "signature", "idempotency_key"}
+	signatureFields = []string{"header", "algorithm", "prefix", "timestamp_header", "tolerance"}
+	taskFields      = []string{"id", "type", "needs", "when", "with", "retry", "timeout", "on_failure", "continue_on_error", "compensate", "for_each", "max_parallel", "queue"}
+	nestedFields    = []string{"type", "with", "retry", "timeout", "continue_on_error", "queue"}
+	retryFields     = []string{"attempts", "backoff", "initial", "max", "factor", "jitter"}
 )
 
 func (d *decoder) workflow(n ast.Node) *Workflow {
@@ -114,11 +115,42 @@ func (d *decoder) triggers(n ast.Node) []Trigger {
 				} else {
 					d.errorf(f.Value, "trigger inputs must be a map, got %s", kindOf(d.resolve(f.Value)))
 				}
+			case "auth":
+				t.Auth, _ = d.str(f.Value, "auth")
+			case "secret":
+				t.Secret, _ = d.str(f.Value, "secret")
+			case "token":
+				t.Token, _ = d.str(f.Value, "token")
+			case "idempotency_key":
+				t.IdempotencyKey, _ = d.str(f.Value, "idempotency_key")
+			case "signature":
+				t.Signature = d.signature(f.Value, p.with(k))
 			}
 		}
 		out = append(out, t)
 	}
 	return out
+}
+
+func (d *decoder) signature(n ast.Node, p path) *Signature {
+	sig := &Signature{}
+	for _, f := range d.mapping(d.resolve(n), "signature", signatureFields, p) {
+		switch k := d.keyString(f.Key); k {
+		case "header":
+			sig.Header, _ = d.str(f.Value, "header")
+		case "algorithm":
+			sig.Algorithm, _ = d.str(f.Value, "algorithm")
+		case "prefix":
+			if s, ok := d.str(f.Value, "prefix"); ok {
+				sig.Prefix = &s
+			}
+		case "timestamp_header":
+			sig.TimestampHeader, _ = d.str(f.Value, "timestamp_header")
+		case "tolerance":
+			sig.Tolerance, _ = d.duration(f.Value, "tolerance")
+		}
+	}
+	return sig
 }
 
 // condition reads a bare expression; true and false are taken as written.

@@ -26,6 +26,12 @@ func (v *validator) expressions() {
 		params.Item = t.ForEach != nil
 		params.Secrets = true
 		v.exprErrors(p.with("with"), t.ID, expr.CheckTemplate(t.With, params))
+		if m, ok := t.With["match"].(string); ok && t.Type == "wait_event" && !expr.HasTemplate(m) {
+			match := base
+			match.Item = t.ForEach != nil
+			match.Event = true
+			v.exprErrors(p.with("with", "match"), t.ID, expr.CheckBool(m, match))
+		}
 		params.Tasks = append(params.Tasks[:len(params.Tasks):len(params.Tasks)], t.ID)
 		if t.OnFailure != nil {
 			v.exprErrors(p.with("on_failure", "with"), t.ID, expr.CheckTemplate(t.OnFailure.With, params))
@@ -44,11 +50,21 @@ func (v *validator) expressions() {
 			continue
 		}
 		p := path{"triggers", idx(i)}
-		d := expr.Decls{Event: t.Event != "" || t.Webhook != "", Schedule: t.Cron != ""}
+		d := expr.Decls{Event: t.Event != "", Request: t.Webhook != "", Schedule: t.Cron != ""}
 		if t.Filter != "" {
 			v.exprErrors(p.with("filter"), "", expr.CheckBool(t.Filter, d))
 		}
 		v.exprErrors(p.with("inputs"), "", expr.CheckTemplate(t.Inputs, d))
+		if t.IdempotencyKey != "" {
+			v.exprErrors(p.with("idempotency_key"), "", expr.CheckTemplate(t.IdempotencyKey, d))
+		}
+		// A secret and a token see only env.
+		if t.Secret != "" {
+			v.exprErrors(p.with("secret"), "", expr.CheckTemplate(t.Secret, expr.Decls{}))
+		}
+		if t.Token != "" {
+			v.exprErrors(p.with("token"), "", expr.CheckTemplate(t.Token, expr.Decls{}))
+		}
 	}
 }
 

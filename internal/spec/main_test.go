@@ -9,7 +9,7 @@ import (
 
 // knownTypes is the fake task-type registry the tests install, standing in
 // for the tasks package.
-var knownTypes = []string{"approval", "http", "noop", "shell", "sleep", "workflow"}
+var knownTypes = []string{"approval", "http", "noop", "shell", "sleep", "wait_event", "workflow"}
 
 func fakeChecker(typ string, with map[string]any) []error {
 	if !slices.Contains(knownTypes, typ) {

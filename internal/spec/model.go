@@ -67,6 +67,36 @@ type Trigger struct {
 	Filter  string         `json:"filter,omitempty"`
 	Webhook string         `json:"webhook,omitempty"`
 	Inputs  map[string]any `json:"inputs,omitempty"`
+
+	// Webhook authentication: an HMAC signature of the body with Secret
+	// (Auth "hmac", the default), or Auth "bearer" with Token. Secret and
+	// Token are usually ${{ env.NAME }}, resolved by the server from its
+	// allow-listed environment when a request arrives.
+	Auth      string     `json:"auth,omitempty"`
+	Secret    string     `json:"secret,omitempty"`
+	Token     string     `json:"token,omitempty"`
+	Signature *Signature `json:"signature,omitempty"`
+	// IdempotencyKey is a template over request: deliveries with the same
+	// key start one run (the Idempotency-Key header does the same).
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+}
+
+// Signature says where and how a webhook request carries its HMAC
+// signature. The defaults are GitHub's: X-Hub-Signature-256:
+// sha256=<hex of HMAC-SHA256(secret, body)>.
+type Signature struct {
+	// Header holds the signature (default X-Hub-Signature-256).
+	Header string `json:"header,omitempty"`
+	// Algorithm is sha256 (default), sha1 or sha512.
+	Algorithm string `json:"algorithm,omitempty"`
+	// Prefix precedes the hex digest (default "<algorithm>=").
+	Prefix *string `json:"prefix,omitempty"`
+	// TimestampHeader, when set, holds the request's unix time in
+	// seconds; the signed payload is then "<timestamp>.<body>" and a
+	// request older or newer than Tolerance is refused (a replay).
+	TimestampHeader string `json:"timestamp_header,omitempty"`
+	// Tolerance defaults to 5m.
+	Tolerance Duration `json:"tolerance,omitempty"`
 }
 
 // Cron trigger policies.

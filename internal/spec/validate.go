@@ -270,6 +270,7 @@ func (v *validator) triggers() {
 		case t.Webhook != "" && !namePattern.MatchString(t.Webhook):
 			v.errorf(p.with("webhook"), false, "invalid webhook name %q: use lowercase letters, digits, '.', '_' and '-'", t.Webhook)
 		}
+		v.webhookAuth(p, t)
 		if t.Cron != "" && t.Filter != "" {
 			v.errorf(p.with("filter"), true, "a cron trigger has no event to filter; filter is for event and webhook triggers")
 		}
@@ -280,6 +281,55 @@ func (v *validator) triggers() {
 			if !v.declared(name) {
 				v.errorf(p.with("inputs", name), true, "trigger sets undeclared input %q", name)
 			}
+		}
+	}
+}
+
+// webhookAuth checks a webhook's authentication: every webhook has one
+// (hmac with a secret, or bearer with a token), and the other triggers
+// have none.
+func (v *validator) webhookAuth(p path, t Trigger) {
+	if t.Webhook == "" {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"auth", t.Auth != ""}, {"secret", t.Secret != ""}, {"token", t.Token != ""},
+			{"signature", t.Signature != nil}, {"idempotency_key", t.IdempotencyKey != ""}} {
+			if f.set {
+				v.errorf(p.with(f.name), true, "%s is only for webhook triggers", f.name)
+			}
+		}
+		return
+	}
+	switch t.Auth {
+	case "", "hmac":
+		if t.Secret == "" {
+			v.errorf(p, false, "webhook %q needs a secret to check the signature of its requests (secret: ${{ env.NAME }}), or auth: bearer with a token", t.Webhook)
+		}
+		if t.Token != "" {
+			v.errorf(p.with("token"), true, "token is for auth: bearer; an hmac webhook uses secret")
+		}
+	case "bearer":
+		if t.Token == "" {
+			v.errorf(p, false, "webhook %q with auth: bearer needs a token (token: ${{ env.NAME }})", t.Webhook)
+		}
+		if t.Secret != "" || t.Signature != nil {
+			v.errorf(p.with("auth"), true, "auth: bearer takes a token, not a secret or a signature")
+		}
+	default:
+		v.errorf(p.with("auth"), true, "unknown webhook auth %q: use hmac (with secret) or bearer (with token)", t.Auth)
+	}
+	if sig := t.Signature; sig != nil {
+		switch sig.Algorithm {
+		case "", "sha256", "sha1", "sha512":
+		default:
+			v.errorf(p.with("signature", "algorithm"), true, "unknown signature algorithm %q: use sha256, sha1 or sha512", sig.Algorithm)
+		}
+		if sig.Tolerance < 0 {
+			v.errorf(p.with("signature", "tolerance"), true, "tolerance must not be negative")
+		}
+		if sig.Tolerance != 0 && sig.TimestampHeader == "" {
+			v.errorf(p.with("signature", "tolerance"), true, "tolerance needs a timestamp_header")
 		}
 	}
 }

@@ -169,6 +169,7 @@ const (
 	TimerSleep       TimerKind = "sleep"        // a sleep task is due
 	TimerRunTimeout  TimerKind = "run_timeout"  // the run's deadline
 	TimerTaskTimeout TimerKind = "task_timeout" // a durable task's (child run) deadline
+	TimerEventWait   TimerKind = "event_wait"   // a wait_event task's timeout
 )
 
 // Timer is a durable wake-up of a run at a time.

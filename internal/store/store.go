@@ -190,6 +190,33 @@ type Tx interface {
 	// (drivers with concurrent writers lock the duty row).
 	DutyCheck(ctx context.Context, name, holder string, fence int64, now time.Time) error
 
+	// RunKeyPut binds an idempotency key of a workflow to runID unless the
+	// key is bound already; it returns the run id the key is bound to
+	// (runID when it was free). Concurrent callers with the same key are
+	// serialized: exactly one binds it.
+	RunKeyPut(ctx context.Context, namespace, workflow, key, runID string, at time.Time) (string, error)
+	// RunTriggerPut records what started a run; RunTriggerGet returns it
+	// (ErrNotFound for runs started through the API).
+	RunTriggerPut(ctx context.Context, rt *RunTrigger) error
+	RunTriggerGet(ctx context.Context, runID string) (*RunTrigger, error)
+
+	// InboxInsert stores an event unless one with the same (Source, ID)
+	// exists; it returns the stored event (Seq and ReceivedAt set) and
+	// whether it is new. Inside Tx it serializes with EventWaitPut of the
+	// same (Namespace, Type) until the transaction ends, so a wait that
+	// begins while an event arrives sees the event or is seen by it.
+	InboxInsert(ctx context.Context, ev *InboxEvent) (*InboxEvent, bool, error)
+	// InboxList returns events matching p, by Seq.
+	InboxList(ctx context.Context, p *InboxListParams) ([]*InboxEvent, error)
+	// EventWaitPut creates or replaces the wait of (RunID, Task, Index)
+	// (serialized with InboxInsert, see there).
+	EventWaitPut(ctx context.Context, w *EventWait) error
+	// EventWaitDelete removes a wait; absent is not an error.
+	EventWaitDelete(ctx context.Context, runID, task string, index int) error
+	// EventWaitList returns the waits for events of typ in namespace,
+	// oldest first.
+	EventWaitList(ctx context.Context, namespace, typ string) ([]*EventWait, error)
+
 	// KVGet and KVPut hold small server settings (for instance the admin
 	// token's hash). KVGet returns ErrNotFound when absent.
 	KVGet(ctx context.Context, key string) (string, error)

@@ -11,7 +11,7 @@ import (
 
 func TestRegistry(t *testing.T) {
 	t.Parallel()
-	require.Equal(t, []string{"http", "noop", "shell", "sleep", "workflow"}, Names())
+	require.Equal(t, []string{"http", "noop", "shell", "sleep", "wait_event", "workflow"}, Names())
 	typ, ok := Lookup("shell")
 	require.True(t, ok)
 	require.NotNil(t, typ.Executor)
@@ -28,7 +28,7 @@ func TestCheckUnknownType(t *testing.T) {
 	t.Parallel()
 	errs := Check("x", nil)
 	require.Len(t, errs, 1)
-	require.EqualError(t, errs[0], `unknown task type "x"; known: http, noop, shell, sleep, workflow, or an external type with a dot (crm.create_contact)`)
+	require.EqualError(t, errs[0], `unknown task type "x"; known: http, noop, shell, sleep, wait_event, workflow, or an external type with a dot (crm.create_contact)`)
 	require.Empty(t, Check("noop", nil))
 }
 

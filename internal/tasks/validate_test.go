@@ -99,6 +99,17 @@ func TestValidateSleep(t *testing.T) {
 	})
 }
 
+func TestValidateWaitEvent(t *testing.T) {
+	t.Parallel()
+	checkCases(t, "wait_event", []validateCase{
+		{"full", map[string]any{"type": "payment.received", "match": "event.data.id == inputs.id", "timeout": "1h", "look_back": "10m", "on_timeout": "succeed"}, nil},
+		{"minimal", map[string]any{"type": "x"}, nil},
+		{"missing", map[string]any{"match": "true"}, []string{"with.type: required"}},
+		{"bad", map[string]any{"type": "x", "timeout": "soon", "on_timeout": "retry"}, []string{
+			"with.on_timeout: must be one of fail, succeed", "with.timeout:"}},
+	})
+}
+
 func TestValidateWorkflow(t *testing.T) {
 	t.Parallel()
 	checkCases(t, "workflow", []validateCase{

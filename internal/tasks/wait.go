@@ -2,12 +2,30 @@ package tasks
 
 import "time"
 
-// The sleep and workflow types are durable waits that the engine handles
-// itself (a timer row, a child run): they register only their validation,
-// and no worker ever runs them.
+// The sleep, workflow and wait_event types are durable waits that the
+// engine handles itself (a timer row, a child run, an event wait row): they
+// register only their validation, and no worker ever runs them.
 func init() {
 	Register(Type{Name: "sleep", Validate: validateSleep})
 	Register(Type{Name: "workflow", Validate: validateWorkflow})
+	Register(Type{Name: "wait_event", Validate: validateWaitEvent})
+}
+
+// wait_event: type is the event type to wait for; match a bare CEL
+// condition over event (and inputs, tasks, run, item) that the spec
+// package type-checks; timeout and on_timeout what happens when nothing
+// matches in time; look_back how long before the wait an event may have
+// arrived and still count.
+var waitEventSchema = schema{
+	"type":       isNonEmptyString,
+	"match":      isNonEmptyString,
+	"timeout":    isDuration,
+	"look_back":  isDuration,
+	"on_timeout": oneOf("fail", "succeed"),
+}
+
+func validateWaitEvent(with map[string]any) []error {
+	return waitEventSchema.check(with, "type")
 }
 
 var sleepSchema = schema{

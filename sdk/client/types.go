@@ -59,7 +59,24 @@ type Run struct {
 	StartedAt   time.Time `json:"started_at,omitzero"`
 	FinishedAt  time.Time `json:"finished_at,omitzero"`
 	CreatedBy   string    `json:"created_by"`
-	Tasks       []TaskRun `json:"tasks,omitempty"`
+	// Trigger is set, in single-run answers, for a run a webhook or an
+	// event started.
+	Trigger *RunTrigger `json:"trigger,omitempty"`
+	Tasks   []TaskRun   `json:"tasks,omitempty"`
+}
+
+// RunTrigger is what started a run besides the API.
+type RunTrigger struct {
+	// Kind is "webhook" or "event"; Name the webhook trigger's name or the
+	// event type.
+	Kind        string    `json:"kind"`
+	Name        string    `json:"name"`
+	EventSource string    `json:"event_source,omitempty"`
+	EventID     string    `json:"event_id,omitempty"`
+	ReceivedAt  time.Time `json:"received_at"`
+	// StartLatencyMS is the time from ReceivedAt to the start of the
+	// run's first task; nil until one started.
+	StartLatencyMS *float64 `json:"start_latency_ms,omitempty"`
 }
 
 // Final reports whether the run has reached a final status (succeeded,

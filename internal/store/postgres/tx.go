@@ -92,6 +92,7 @@ const (
 	lockWorkflow  int32 = 0x4c470001 + iota // a workflow's versions and concurrency slots
 	lockRunLogs                             // a run's log sequence
 	lockRunEvents                           // a run's event sequence
+	lockEventType                           // the inbox and the waits of one (namespace, event type)
 )
 
 // interpretError maps PostgreSQL's errors to the store's sentinels, keeping

@@ -51,6 +51,9 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Nodes", func(t *testing.T) { t.Parallel(); testNodes(t, open) })
 	t.Run("Duties", func(t *testing.T) { t.Parallel(); testDuties(t, open) })
 	t.Run("Tx", func(t *testing.T) { t.Parallel(); testTx(t, open) })
+	t.Run("RunKeys", func(t *testing.T) { t.Parallel(); testRunKeys(t, open) })
+	t.Run("Inbox", func(t *testing.T) { t.Parallel(); testInbox(t, open) })
+	t.Run("EventWaits", func(t *testing.T) { t.Parallel(); testEventWaits(t, open) })
 }
 
 // ExerciseReopen checks that committed data survives Close and a new open.

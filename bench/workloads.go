@@ -1,0 +1,391 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/legatohq/legato/sdk/client"
+)
+
+// result is one workload's figures; fields that do not apply are omitted.
+type result struct {
+	Workload   string  `json:"workload"`
+	Store      string  `json:"store"`
+	Durability string  `json:"durability"`
+	Quick      bool    `json:"quick"`
+	Seconds    float64 `json:"seconds"`
+
+	Runs    int `json:"runs,omitempty"`
+	Tasks   int `json:"tasks,omitempty"`
+	Repeats int `json:"repeats,omitempty"`
+
+	TotalMS   *stat `json:"total_ms,omitempty"`
+	StepMS    *stat `json:"step_ms,omitempty"`
+	TasksPerS *stat `json:"tasks_s,omitempty"`
+
+	RunsPerS float64 `json:"runs_s,omitempty"`
+	P50MS    float64 `json:"p50_ms,omitempty"`
+	P99MS    float64 `json:"p99_ms,omitempty"`
+
+	RSSPerRunKiB float64 `json:"rss_per_run_kib,omitempty"`
+	DrainMS      float64 `json:"drain_ms,omitempty"`
+
+	ResumeMS   float64 `json:"resume_ms,omitempty"`
+	Lost       *int    `json:"lost,omitempty"`
+	Duplicates *int    `json:"duplicates,omitempty"`
+
+	// Ratio is the headline's cost in floors: the time of a step, of a
+	// task (1/rate) or of a run (1/rate) over one durable commit.
+	Ratio float64 `json:"ratio_to_floor,omitempty"`
+	Note  string  `json:"note,omitempty"`
+}
+
+// stat is a median with its range over the repetitions.
+type stat struct {
+	Median float64 `json:"median"`
+	Min    float64 `json:"min"`
+	Max    float64 `json:"max"`
+}
+
+func statOf(xs []float64) *stat {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return &stat{Median: round(s[len(s)/2]), Min: round(s[0]), Max: round(s[len(s)-1])}
+}
+
+type workload struct {
+	name string
+	run  func(context.Context, *env, *floorResult) (*result, error)
+}
+
+var suite = []workload{
+	{"chain40", func(ctx context.Context, e *env, f *floorResult) (*result, error) { return chain(ctx, e, f, "noop") }},
+	{"fanout1000", func(ctx context.Context, e *env, f *floorResult) (*result, error) { return fanout(ctx, e, f, "noop") }},
+	{"runs10k", runs10k},
+	{"event-latency", eventLatency},
+	{"sleepers10k", sleepers},
+	{"recovery", recovery},
+	{"chain40-shell", func(ctx context.Context, e *env, f *floorResult) (*result, error) { return chain(ctx, e, f, "shell") }},
+	{"fanout1000-shell", func(ctx context.Context, e *env, f *floorResult) (*result, error) { return fanout(ctx, e, f, "shell") }},
+}
+
+// taskYAML is a task of the given type doing nothing: noop, or shell `true`.
+func taskYAML(typ string) string {
+	if typ == "shell" {
+		return "type: shell\n    with: {run: \"true\"}"
+	}
+	return "type: noop"
+}
+
+func (e *env) apply(ctx context.Context, name, src string) error {
+	_, _, err := e.api.Apply(ctx, name+".yaml", []byte(src))
+	return err
+}
+
+// runOnce starts one run and waits until it is final; it returns the run
+// as the server recorded it (times are the server's).
+func (e *env) runOnce(ctx context.Context, workflow string) (*client.Run, error) {
+	r, err := e.api.StartRun(ctx, client.StartRunRequest{Workflow: workflow})
+	if err != nil {
+		return nil, err
+	}
+	return e.waitFinal(ctx, r.ID)
+}
+
+// waitFinal polls a run every 5ms until it is final.
+func (e *env) waitFinal(ctx context.Context, id string) (*client.Run, error) {
+	for {
+		r, err := e.api.Run(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if r.Final() {
+			if r.Status != client.StatusSucceeded {
+				return r, fmt.Errorf("run %s %s: %s", id, r.Status, r.Error)
+			}
+			return r, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+func chain(ctx context.Context, e *env, f *floorResult, typ string) (*result, error) {
+	const steps = 40
+	name := "bench-chain-" + typ
+	var b strings.Builder
+	fmt.Fprintf(&b, "name: %s\ntasks:\n", name)
+	for i := range steps {
+		fmt.Fprintf(&b, "  - id: t%02d\n    %s\n", i, taskYAML(typ))
+		if i > 0 {
+			fmt.Fprintf(&b, "    needs: [t%02d]\n", i-1)
+		}
+	}
+	if err := e.apply(ctx, name, b.String()); err != nil {
+		return nil, err
+	}
+	repeats := 10
+	if e.cfg.quick {
+		repeats = 3
+	}
+	var totals, stepsMS []float64
+	for range repeats {
+		r, err := e.runOnce(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		total := r.FinishedAt.Sub(r.CreatedAt)
+		totals = append(totals, ms(total))
+		stepsMS = append(stepsMS, ms(total)/steps)
+	}
+	res := &result{Runs: repeats, Tasks: steps, Repeats: repeats, TotalMS: statOf(totals), StepMS: statOf(stepsMS)}
+	res.Ratio = round(res.StepMS.Median / f.CommitMS)
+	return res, nil
+}
+
+func fanout(ctx context.Context, e *env, f *floorResult, typ string) (*result, error) {
+	const items = 1000
+	name := "bench-fanout-" + typ
+	list := make([]string, items)
+	for i := range list {
+		list[i] = fmt.Sprint(i)
+	}
+	src := fmt.Sprintf("name: %s\ntasks:\n  - id: each\n    for_each: [%s]\n    %s\n  - id: join\n    needs: [each]\n    type: noop\n",
+		name, strings.Join(list, ", "), taskYAML(typ))
+	if err := e.apply(ctx, name, src); err != nil {
+		return nil, err
+	}
+	repeats := 3
+	if e.cfg.quick {
+		repeats = 1
+	}
+	var totals, rates []float64
+	for range repeats {
+		r, err := e.runOnce(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		total := r.FinishedAt.Sub(r.CreatedAt)
+		totals = append(totals, ms(total))
+		rates = append(rates, float64(items+1)/total.Seconds())
+	}
+	res := &result{Runs: repeats, Tasks: items + 1, Repeats: repeats, TotalMS: statOf(totals), TasksPerS: statOf(rates)}
+	res.Ratio = round(1000 / res.TasksPerS.Median / f.CommitMS)
+	return res, nil
+}
+
+// parallel runs f(i) for i in [0, n) on `clients` goroutines and returns
+// the first error.
+func parallel(ctx context.Context, n, clients int, f func(context.Context, int) error) error {
+	var next atomic.Int64
+	var first error
+	var once sync.Once
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				if err := f(ctx, i); err != nil {
+					once.Do(func() { first = err; cancel() })
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return first
+}
+
+// startMany starts n runs of workflow with 32 concurrent clients and
+// returns their ids.
+func (e *env) startMany(ctx context.Context, workflow string, n int) ([]string, error) {
+	ids := make([]string, n)
+	err := parallel(ctx, n, 32, func(ctx context.Context, i int) error {
+		r, err := e.api.StartRun(ctx, client.StartRunRequest{Workflow: workflow})
+		if err == nil {
+			ids[i] = r.ID
+		}
+		return err
+	})
+	return ids, err
+}
+
+// finalAll waits until every run is final and returns them.
+func (e *env) finalAll(ctx context.Context, ids []string, limit time.Duration) ([]*client.Run, error) {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	runs := make([]*client.Run, len(ids))
+	err := parallel(ctx, len(ids), 16, func(ctx context.Context, i int) error {
+		for {
+			r, err := e.api.Run(ctx, ids[i])
+			if err != nil {
+				return err
+			}
+			if r.Final() {
+				runs[i] = r
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("run %s still %s after %s", ids[i], r.Status, limit)
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	})
+	return runs, err
+}
+
+func runs10k(ctx context.Context, e *env, f *floorResult) (*result, error) {
+	n := 10000
+	if e.cfg.quick {
+		n = 1000
+	}
+	src := "name: bench-three\ntasks:\n  - {id: a, type: noop}\n  - {id: b, type: noop, needs: [a]}\n  - {id: c, type: noop, needs: [b]}\n"
+	if err := e.apply(ctx, "bench-three", src); err != nil {
+		return nil, err
+	}
+	ids, err := e.startMany(ctx, "bench-three", n)
+	if err != nil {
+		return nil, err
+	}
+	runs, err := e.finalAll(ctx, ids, 10*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	first, last := runs[0].CreatedAt, runs[0].FinishedAt
+	lat := make([]float64, 0, n)
+	for _, r := range runs {
+		if r.Status != client.StatusSucceeded {
+			return nil, fmt.Errorf("run %s %s: %s", r.ID, r.Status, r.Error)
+		}
+		if r.CreatedAt.Before(first) {
+			first = r.CreatedAt
+		}
+		if r.FinishedAt.After(last) {
+			last = r.FinishedAt
+		}
+		lat = append(lat, ms(r.FinishedAt.Sub(r.CreatedAt)))
+	}
+	slices.Sort(lat)
+	res := &result{Runs: n, Tasks: 3 * n, RunsPerS: round(float64(n) / last.Sub(first).Seconds()),
+		P50MS: lat[len(lat)/2], P99MS: lat[len(lat)*99/100]}
+	res.Ratio = round(1000 / res.RunsPerS / f.CommitMS)
+	return res, nil
+}
+
+func eventLatency(ctx context.Context, e *env, f *floorResult) (*result, error) {
+	return &result{Note: "not measured: the server has no events API yet (issue 4)"}, nil
+}
+
+func sleepers(ctx context.Context, e *env, f *floorResult) (*result, error) {
+	n := 10000
+	if e.cfg.quick {
+		n = 1000
+	}
+	if err := e.apply(ctx, "bench-sleeper", "name: bench-sleeper\ntasks:\n  - {id: nap, type: sleep, with: {duration: 1h}}\n"); err != nil {
+		return nil, err
+	}
+	before, err := e.rss()
+	if err != nil {
+		return nil, err
+	}
+	ids, err := e.startMany(ctx, "bench-sleeper", n)
+	if err != nil {
+		return nil, err
+	}
+	// Every run is waiting once its start returned (the sleep is set in the
+	// start's transaction); give the server a moment to settle.
+	time.Sleep(time.Second)
+	after, err := e.rss()
+	if err != nil {
+		return nil, err
+	}
+	began := time.Now()
+	if err := parallel(ctx, n, 32, func(ctx context.Context, i int) error {
+		_, err := e.api.CancelRun(ctx, ids[i])
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	drain := time.Since(began)
+	res := &result{Runs: n, RSSPerRunKiB: round(float64(after-before) / 1024 / float64(n)), DrainMS: ms(drain),
+		Note: fmt.Sprintf("RSS %d KiB before, %d KiB with every run waiting", before/1024, after/1024)}
+	res.Ratio = round(ms(drain) / float64(n) / f.CommitMS)
+	return res, nil
+}
+
+func recovery(ctx context.Context, e *env, f *floorResult) (*result, error) {
+	n := 1000
+	if e.cfg.quick {
+		n = 200
+	}
+	src := "name: bench-recovery\ntasks:\n" +
+		"  - {id: a, type: noop, with: {delay: 20ms}}\n" +
+		"  - {id: b, type: noop, needs: [a], with: {delay: 20ms}}\n" +
+		"  - {id: c, type: noop, needs: [b], with: {delay: 20ms}}\n"
+	if err := e.apply(ctx, "bench-recovery", src); err != nil {
+		return nil, err
+	}
+	ids, err := e.startMany(ctx, "bench-recovery", n)
+	if err != nil {
+		return nil, err
+	}
+	e.kill()
+	if err := e.start(ctx); err != nil {
+		return nil, err
+	}
+	restarted := time.Now().UTC()
+	runs, err := e.finalAll(ctx, ids, 10*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	done := time.Since(restarted)
+	lost, dups := 0, 0
+	resume := time.Duration(-1)
+	for _, r := range runs {
+		if r.Status != client.StatusSucceeded {
+			lost++
+		}
+		full, err := e.api.Run(ctx, r.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range full.Tasks {
+			if t.FinishedAt.After(restarted) {
+				if d := t.FinishedAt.Sub(restarted); resume < 0 || d < resume {
+					resume = d
+				}
+			}
+		}
+		evs, _, err := e.api.Events(ctx, r.ID, 0)
+		if err != nil {
+			return nil, err
+		}
+		seen := map[string]int{}
+		for _, ev := range evs {
+			if ev.Type == "task.succeeded" {
+				seen[ev.Task]++
+			}
+		}
+		for _, c := range seen {
+			dups += c - 1
+		}
+	}
+	res := &result{Runs: n, Lost: &lost, Duplicates: &dups, ResumeMS: ms(resume), TotalMS: &stat{Median: ms(done), Min: ms(done), Max: ms(done)},
+		Note: "resume_ms: restart (ready) to the first task finishing; total_ms: restart to every run final"}
+	res.Ratio = round(ms(resume) / f.CommitMS)
+	return res, nil
+}
