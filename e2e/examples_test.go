@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -305,7 +306,66 @@ func exampleCases() []exampleCase {
 				require.Equal(t, "postgres-prod.db.example.internal", r.Outputs["database"])
 			},
 		},
+		{
+			name: "nightly-close", workflow: "nightly-close", status: "succeeded",
+			check: func(t *testing.T, s *server, r *Run) {
+				requireTask(t, r, "publish", "succeeded")
+				alerts := runAlerts(t, s, r.ID)
+				require.Empty(t, alerts.SLABreachedAt)
+				require.Empty(t, alerts.Notifications, "in time: no alert")
+			},
+		},
+		{
+			name: "nightly-close/late", workflow: "nightly-close", status: "succeeded",
+			inputs: []string{"reconcile_time=3s"},
+			check: func(t *testing.T, s *server, r *Run) {
+				requireTask(t, r, "publish", "succeeded")
+				alerts := runAlerts(t, s, r.ID)
+				require.Empty(t, alerts.SLABreachedAt, "the run met its own SLA")
+				require.Len(t, alerts.Notifications, 2, "one per channel")
+				for _, n := range alerts.Notifications {
+					require.Equal(t, "sla_breach", n.Event)
+					require.Equal(t, "reconcile", n.Task)
+					require.Equal(t, "nightly close of 2026-12-01 is late (run "+r.ID+")", n.Message)
+					// The e2e server has no notification configuration.
+					require.Equal(t, "failed", n.Status)
+					require.Contains(t, n.LastError, "no channel")
+				}
+				breaches := 0
+				for _, e := range s.events(r.ID) {
+					if e.Type == "task.sla_breached" {
+						breaches++
+					}
+				}
+				require.Equal(t, 1, breaches)
+			},
+		},
 	}
+}
+
+// runAlerts reads a run's SLA breach and notifications from the API.
+func runAlerts(t *testing.T, s *server, id string) (out struct {
+	SLABreachedAt string `json:"sla_breached_at"`
+	Notifications []struct {
+		Event, Task, Status, Message string
+		LastError                    string `json:"last_error"`
+	}
+}) {
+	t.Helper()
+	// Delivery is tried after the run's transitions: wait until it settled.
+	require.Eventually(t, func() bool {
+		code, _ := s.api(http.MethodGet, "/api/v1/runs/"+id, nil, &out)
+		if code != http.StatusOK {
+			return false
+		}
+		for _, n := range out.Notifications {
+			if n.Status == "pending" {
+				return false
+			}
+		}
+		return true
+	}, 30*time.Second, 50*time.Millisecond)
+	return out
 }
 
 // workflowName reads the name of a workflow file.

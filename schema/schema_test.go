@@ -79,7 +79,7 @@ func TestFilesMatchTheSchema(t *testing.T) {
 func TestSchemaRejects(t *testing.T) {
 	t.Parallel()
 	s := compile(t)
-	for _, f := range []string{"unknown_field_task.yaml", "missing_required.yaml", "retry.yaml", "nested.yaml", "names.yaml"} {
+	for _, f := range []string{"unknown_field_task.yaml", "missing_required.yaml", "retry.yaml", "nested.yaml", "names.yaml", "alerts.yaml"} {
 		t.Run(f, func(t *testing.T) {
 			t.Parallel()
 			require.Error(t, s.Validate(load(t, filepath.Join("../internal/spec/testdata/bad", f))))

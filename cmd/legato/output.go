@@ -135,6 +135,12 @@ func printRun(w io.Writer, r *client.Run) {
 	if r.Error != "" {
 		fmt.Fprintf(tw, "Error:\t%s\n", r.Error)
 	}
+	if !r.SLABreachedAt.IsZero() {
+		fmt.Fprintf(tw, "SLA:\tbreached at %s\n", ago(r.SLABreachedAt))
+	}
+	for _, n := range r.Notifications {
+		fmt.Fprintf(tw, "Notified:\t%s\n", notificationLine(n))
+	}
 	_ = tw.Flush()
 	if len(r.Tasks) == 0 {
 		return
@@ -151,6 +157,20 @@ func printRun(w io.Writer, r *client.Run) {
 			orDash(span(t.StartedAt, t.FinishedAt)), orDash(oneLine(t.Error, 80)))
 	}
 	_ = tw.Flush()
+}
+
+// notificationLine says where a notification went and how its delivery is
+// going: "sla_breach (task load) → ops-slack: delivered".
+func notificationLine(n client.Notification) string {
+	what := n.Event
+	if n.Task != "" {
+		what += " (task " + n.Task + ")"
+	}
+	s := fmt.Sprintf("%s → %s: %s", what, n.Channel, n.Status)
+	if n.Status != "delivered" && n.LastError != "" {
+		s += fmt.Sprintf(" after %d tries: %s", n.Attempts, oneLine(n.LastError, 80))
+	}
+	return s
 }
 
 func orDash(s string) string {

@@ -22,6 +22,9 @@ func (a *app) serverCmd() *cobra.Command {
 		dsn       string
 		logFormat string
 		logLevel  string
+		notifyCfg string
+		metrics   string
+		otlp      string
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -42,9 +45,12 @@ queued again, to run on the next start.`,
 			if workers < 0 {
 				return usageErrorf("--workers must be 0 or more, not %d", workers)
 			}
+			if metrics != "public" && metrics != "token" && metrics != "off" {
+				return usageErrorf("--metrics must be public, token or off, not %q", metrics)
+			}
 			return server.Run(cmd.Context(), server.Config{
 				DataDir: a.data, Addr: addr, Workers: workers, Apply: apply, Env: env, NodeID: nodeID,
-				Store: storeKind, DSN: dsn,
+				Store: storeKind, DSN: dsn, NotifyConfig: notifyCfg, Metrics: metrics, OTLPEndpoint: otlp,
 				Version: versionString(), Logger: log,
 			})
 		},
@@ -58,6 +64,9 @@ queued again, to run on the next start.`,
 	f.StringVar(&dsn, "dsn", envOr("LEGATO_DSN", ""), "PostgreSQL connection string for --store postgres (env LEGATO_DSN)")
 	f.StringVar(&nodeID, "node-id", envOr("LEGATO_NODE_ID", ""), "this server's name among the servers sharing a database; keep it across restarts (default: local with sqlite, host name and port with postgres; env LEGATO_NODE_ID)")
 	f.StringVar(&logFormat, "log-format", envOr("LEGATO_LOG_FORMAT", "text"), "log format: text or json (env LEGATO_LOG_FORMAT)")
+	f.StringVar(&notifyCfg, "notify-config", envOr("LEGATO_NOTIFY_CONFIG", ""), "YAML file of notification channels (webhook, smtp) that workflows' notify rules name; see docs/alerts.md (env LEGATO_NOTIFY_CONFIG)")
+	f.StringVar(&metrics, "metrics", envOr("LEGATO_METRICS", "public"), "GET /metrics: public (no token), token (any API token) or off (env LEGATO_METRICS)")
+	f.StringVar(&otlp, "otlp-endpoint", envOr("LEGATO_OTLP_ENDPOINT", ""), "OTLP/HTTP collector URL (http://host:4318) to export traces to; default OTEL_EXPORTER_OTLP_ENDPOINT, else tracing is off (env LEGATO_OTLP_ENDPOINT)")
 	f.StringVar(&logLevel, "log-level", envOr("LEGATO_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env LEGATO_LOG_LEVEL)")
 	return cmd
 }

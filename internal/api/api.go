@@ -37,6 +37,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Version is the build version, shown in the OpenAPI document.
 	Version string
+	// WorkerSeen, when set, is told the id of each remote worker that
+	// claims or heartbeats (metrics count the workers seen recently).
+	WorkerSeen func(workerID string)
 }
 
 // server holds what the handlers need.
@@ -45,6 +48,7 @@ type server struct {
 	st    store.Store
 	log   *slog.Logger
 	polls polls
+	seen  func(workerID string)
 }
 
 // publicPaths answer without a token.
@@ -64,9 +68,12 @@ func New(cfg Config) http.Handler {
 	if cfg.Engine == nil || cfg.Store == nil {
 		panic("api.New: Config.Engine and Config.Store are required")
 	}
-	s := &server{eng: cfg.Engine, st: cfg.Store, log: cfg.Logger}
+	s := &server{eng: cfg.Engine, st: cfg.Store, log: cfg.Logger, seen: cfg.WorkerSeen}
 	if s.log == nil {
 		s.log = slog.Default()
+	}
+	if s.seen == nil {
+		s.seen = func(string) {}
 	}
 	mux := http.NewServeMux()
 	hapi := humago.New(mux, humaConfig(cfg.Version))
@@ -77,6 +84,7 @@ func New(cfg Config) http.Handler {
 	s.registerWorkers(hapi)
 	s.registerCluster(hapi)
 	s.registerEvents(hapi)
+	s.registerStats(hapi)
 	s.registerSchedules(hapi)
 	mux.HandleFunc(Prefix+"/", notFound)
 	tidyErrors(hapi.OpenAPI())

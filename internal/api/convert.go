@@ -43,6 +43,10 @@ type Run struct {
 	CreatedBy   string         `json:"created_by"`
 	// Trigger is in a single run's answers, for runs a webhook or an event started.
 	Trigger *RunTrigger `json:"trigger,omitempty" doc:"What started the run, when a webhook or an event did"`
+	// SLABreachedAt is when the run missed its SLA deadline.
+	SLABreachedAt time.Time `json:"sla_breached_at,omitzero" doc:"When the run missed its SLA deadline (absent: it has not)"`
+	// Notifications are present in a single run's answers.
+	Notifications []Notification `json:"notifications,omitzero" doc:"The run's notifications (failure, success, SLA breaches) and their delivery"`
 	// Tasks are present in a single run's answers, absent from lists.
 	Tasks []TaskRun `json:"tasks,omitzero" doc:"Ordered as the workflow file orders its tasks; items by index after their aggregate; fallbacks and compensations after their task"`
 }
@@ -150,7 +154,7 @@ func toRun(r *store.Run) Run {
 		ID: r.ID, Namespace: r.Namespace, Workflow: r.Workflow, Version: r.Version, Status: string(r.Status),
 		Inputs: emptyIfNil(r.Inputs), Outputs: emptyIfNil(r.Outputs), Error: r.Error, Attempt: r.Attempt,
 		ParentRunID: r.ParentRunID, CreatedAt: utc(r.CreatedAt), StartedAt: utc(r.StartedAt),
-		FinishedAt: utc(r.FinishedAt), CreatedBy: r.CreatedBy,
+		FinishedAt: utc(r.FinishedAt), CreatedBy: r.CreatedBy, SLABreachedAt: utc(r.SLABreachedAt),
 	}
 }
 

@@ -168,8 +168,13 @@ func (s *server) runWithTasks(ctx context.Context, id string) (*runOutput, error
 		if err != nil {
 			return err
 		}
+		ns, err := tx.NotificationList(ctx, id)
+		if err != nil {
+			return err
+		}
 		out = toRun(r)
 		out.Tasks = toTaskRuns(trs, order)
+		out.Notifications = toNotifications(ns)
 		rt, err := tx.RunTriggerGet(ctx, id)
 		if isNotFound(err) {
 			return nil

@@ -200,6 +200,7 @@ func (s *server) claim(ctx context.Context, in *claimInput) (*claimOutput, error
 	if strings.Contains(b.WorkerID, nodeSeparator) {
 		return nil, errInvalidRequest("worker_id %q: an id with %q names a server's own workers (<node>/worker); choose one without", b.WorkerID, nodeSeparator)
 	}
+	s.seen(b.WorkerID)
 	p := &engine.ClaimParams{
 		WorkerID: b.WorkerID, Queues: b.Queues, Types: b.Types, Limit: b.Limit,
 		LeaseFor: time.Duration(b.LeaseSeconds) * time.Second,
@@ -304,6 +305,7 @@ func (s *server) releaseWorker(ctx context.Context, in *releaseInput) (*releaseO
 }
 
 func (s *server) heartbeat(ctx context.Context, in *heartbeatInput) (*heartbeatOutput, error) {
+	s.seen(in.Body.WorkerID)
 	leases := make([]engine.Lease, len(in.Body.Leases))
 	for i, l := range in.Body.Leases {
 		leases[i] = engine.Lease{ID: l.ID, Token: l.Token}

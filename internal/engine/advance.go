@@ -186,6 +186,7 @@ func (s *State) tryStart(d *Decision, t *spec.Task) bool {
 			return true
 		}
 	}
+	s.armTaskSLA(d, t)
 	if t.ForEach != nil {
 		items, err := s.items(t)
 		if err != nil {

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/legatohq/legato/internal/store"
@@ -111,9 +112,11 @@ func (e *Engine) expire(ctx context.Context, match func(*store.Attempt) bool, ms
 
 func (e *Engine) expireOne(ctx context.Context, a *store.Attempt, msg string) (bool, error) {
 	err := e.dutyTx(ctx, func(tx store.Tx, fx *effects) error {
-		if err := tx.AttemptExpire(ctx, a.ID, a.LeaseToken, e.now().UTC(), msg); err != nil {
+		now := e.now().UTC()
+		if err := tx.AttemptExpire(ctx, a.ID, a.LeaseToken, now, msg); err != nil {
 			return err
 		}
+		fx.attemptEnded(a, store.AttemptFailed, msg, now)
 		return e.apply(ctx, tx, fx, a.RunID, AttemptDone{Task: a.Task, Index: a.Index, Attempt: a.Number, Err: msg}, "system:reaper", 0)
 	})
 	if errors.Is(err, store.ErrStaleLease) {
@@ -135,6 +138,18 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 	})
 	defer e.leave(context.WithoutCancel(ctx))
+	if e.sender != nil {
+		deliverWake := make(chan struct{}, 1)
+		e.OnTimer(func() {
+			select {
+			case deliverWake <- struct{}{}:
+			default:
+			}
+		})
+		var wg sync.WaitGroup
+		wg.Go(func() { e.deliverLoop(ctx, deliverWake) })
+		defer wg.Wait()
+	}
 	if err := e.SyncSchedules(ctx); err != nil && ctx.Err() == nil {
 		e.log.Error("sync schedules", "err", err)
 	}
@@ -165,28 +180,36 @@ func (e *Engine) Run(ctx context.Context) error {
 			if _, err := e.FireDueSchedules(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, errNotLeader) {
 				e.log.Error("fire schedules", "err", err)
 			}
-			var timer, schedule time.Time
-			if err := e.store.View(ctx, func(tx store.Tx) error {
-				var err error
-				if timer, err = tx.TimerNext(ctx); err != nil {
-					return err
-				}
-				schedule, err = tx.ScheduleNext(ctx)
-				return err
-			}); err == nil {
-				for _, at := range []time.Time{timer, schedule} {
-					if d := at.Sub(e.now()); !at.IsZero() && d < next {
-						next = max(d, time.Millisecond)
-					}
-				}
-			}
+			next = e.until(ctx, next, store.Tx.TimerNext)
+			next = e.until(ctx, next, store.Tx.ScheduleNext)
 		}
-		if !t.Stop() {
-			select {
-			case <-t.C:
-			default:
-			}
-		}
-		t.Reset(next)
+		rearm(t, next)
 	}
+}
+
+// until shortens next to the time left before the instant `at` reads
+// (zero: none), at least a millisecond.
+func (e *Engine) until(ctx context.Context, next time.Duration, at func(store.Tx, context.Context) (time.Time, error)) time.Duration {
+	var t time.Time
+	if err := e.store.View(ctx, func(tx store.Tx) error {
+		var err error
+		t, err = at(tx, ctx)
+		return err
+	}); err == nil && !t.IsZero() {
+		if d := t.Sub(e.now()); d < next {
+			next = max(d, time.Millisecond)
+		}
+	}
+	return next
+}
+
+// rearm resets a timer that may have fired unread.
+func rearm(t *time.Timer, d time.Duration) {
+	if !t.Stop() {
+		select {
+		case <-t.C:
+		default:
+		}
+	}
+	t.Reset(d)
 }

@@ -47,6 +47,7 @@ func Decide(s *State, ev Event) Decision {
 	if !s.Run.Status.Terminal() && s.Run.Status != store.RunQueued {
 		s.advance(&d)
 	}
+	s.disarmTaskSLAs(&d)
 	d.Journal = append(d.Journal, journal)
 	s.collect(&d)
 	return d
@@ -106,6 +107,7 @@ func (s *State) onStart(d *Decision) {
 	if s.Run.StartedAt.IsZero() {
 		s.Run.StartedAt = s.Now
 	}
+	s.armRunSLA(d)
 	if t := s.Workflow.Timeout.D(); t > 0 {
 		s.Run.Deadline = s.Now.Add(t)
 		d.Commands = append(d.Commands, SetTimer{Index: -1, Kind: store.TimerRunTimeout, At: s.Run.Deadline})
@@ -145,6 +147,7 @@ func (s *State) onRetry(d *Decision) {
 	s.Run.Compensating = false
 	s.Run.FinishedAt = timeZero
 	s.Run.Outputs = nil
+	s.armRunSLA(d)
 	if t := s.Workflow.Timeout.D(); t > 0 {
 		s.Run.Deadline = s.Now.Add(t)
 		d.Commands = append(d.Commands, SetTimer{Index: -1, Kind: store.TimerRunTimeout, At: s.Run.Deadline})
@@ -199,6 +202,7 @@ func (s *State) finish(d *Decision, status store.RunStatus, errMsg string) {
 	if !s.Run.Deadline.IsZero() {
 		d.Commands = append(d.Commands, DeleteTimer{Index: -1, Kind: store.TimerRunTimeout})
 	}
+	s.finishAlerts(d, status)
 	d.Commands = append(d.Commands, RunFinished{})
 	if s.Run.ParentRunID != "" {
 		d.Commands = append(d.Commands, NotifyParent{
@@ -237,6 +241,8 @@ func (s *State) onTimer(d *Decision, ev TimerFired) {
 		}
 		def := s.def(ev.Task)
 		s.fail(d, k, fmt.Sprintf("timed out after %s", def.Timeout.D()), true)
+	case store.TimerRunSLA, store.TimerTaskSLA:
+		s.onSLATimer(d, ev)
 	}
 }
 

@@ -48,6 +48,15 @@ type Options struct {
 	// Node describes this node to the others sharing the store (default
 	// ID "local").
 	Node NodeInfo
+	// Sender delivers the outbox's notifications (nil: none are sent;
+	// they stay pending).
+	Sender Sender
+	// Delivery tunes notification retries.
+	Delivery DeliveryOptions
+	// Channels are the notification channels the server is configured
+	// with: when not nil, Apply rejects a workflow whose notify rules
+	// name others. Nil means unknown: names are checked at delivery.
+	Channels []string
 }
 
 // Engine is the imperative shell around Decide.
@@ -65,6 +74,7 @@ type Engine struct {
 	onTimer   []func()
 	onCancel  []func(attemptIDs []int64)
 	onFinish  []func(runIDs []string)
+	onCommit  []func(*Commit)
 	// work is closed and replaced when attempts are queued (WorkSignal).
 	work chan struct{}
 
@@ -74,6 +84,10 @@ type Engine struct {
 	started time.Time
 	dutyMu  sync.Mutex
 	duty    dutyState
+
+	sender   Sender
+	delivery DeliveryOptions
+	channels []string
 }
 
 type specKey struct {
@@ -99,6 +113,7 @@ func New(st store.Store, o Options) *Engine {
 		e.node.ID = "local"
 	}
 	e.started = e.now().UTC()
+	e.sender, e.delivery, e.channels = o.Sender, o.Delivery.withDefaults(), o.Channels
 	return e
 }
 
@@ -149,6 +164,11 @@ func (e *Engine) Poke(work, timers bool) {
 // version has the same content; a new version's cron triggers replace the
 // workflow's schedules in the same transaction.
 func (e *Engine) Apply(ctx context.Context, w *spec.Workflow, source, actor string) (*store.WorkflowVersion, bool, error) {
+	if e.channels != nil {
+		if errs := w.UnknownChannels(e.channels); len(errs) > 0 {
+			return nil, false, errs
+		}
+	}
 	js, err := json.Marshal(w)
 	if err != nil {
 		return nil, false, fmt.Errorf("encode workflow: %w", err)
@@ -211,6 +231,11 @@ type effects struct {
 	finished []string
 	// states caches the runs this transaction loaded (see load).
 	states map[string]*State
+	// events and attempts are the journal appended and the attempts
+	// ended, for OnCommit.
+	events   []*store.Event
+	attempts []*store.Attempt
+	created  map[string]*store.Run
 }
 
 func (e *Engine) announce(fx *effects) {
@@ -251,6 +276,7 @@ func (e *Engine) tx(ctx context.Context, fn func(tx store.Tx, fx *effects) error
 	})
 	if err == nil {
 		e.announce(&fx)
+		e.commitObservers(&fx)
 	}
 	return err
 }

@@ -92,7 +92,7 @@ func (e *Engine) startIn(ctx context.Context, tx store.Tx, fx *effects, p *Start
 // createRun binds the inputs, inserts the run queued and starts it unless
 // its workflow's concurrency limit is reached.
 func (e *Engine) createRun(ctx context.Context, tx store.Tx, fx *effects, run *store.Run, version int, actor string, depth int) error {
-	w, err := e.insertRun(ctx, tx, run, version, actor)
+	w, err := e.insertRun(ctx, tx, fx, run, version, actor)
 	if err != nil {
 		return err
 	}
@@ -110,7 +110,7 @@ func (e *Engine) createRun(ctx context.Context, tx store.Tx, fx *effects, run *s
 
 // insertRun binds the inputs and inserts the run, queued, with its
 // creation in the journal.
-func (e *Engine) insertRun(ctx context.Context, tx store.Tx, run *store.Run, version int, actor string) (*spec.Workflow, error) {
+func (e *Engine) insertRun(ctx context.Context, tx store.Tx, fx *effects, run *store.Run, version int, actor string) (*spec.Workflow, error) {
 	w, v, err := e.workflow(ctx, tx, run.Namespace, run.Workflow, version)
 	if err != nil {
 		return nil, err
@@ -131,8 +131,12 @@ func (e *Engine) insertRun(ctx context.Context, tx store.Tx, run *store.Run, ver
 	if err := tx.RunInsert(ctx, run); err != nil {
 		return nil, err
 	}
-	err = tx.EventAppend(ctx, []*store.Event{{RunID: run.ID, Type: "run.created", Index: -1, Actor: actor, At: now, Data: mustJSON(map[string]any{"version": run.Version})}})
-	return w, err
+	created := &store.Event{RunID: run.ID, Type: "run.created", Index: -1, Actor: actor, At: now, Data: mustJSON(map[string]any{"version": run.Version})}
+	if err := tx.EventAppend(ctx, []*store.Event{created}); err != nil {
+		return nil, err
+	}
+	fx.runCreated(run, created)
+	return w, nil
 }
 
 // CancelRun cancels a run that has not finished.
@@ -222,6 +226,7 @@ func (e *Engine) completeIn(ctx context.Context, tx store.Tx, fx *effects, rs ..
 		if err != nil {
 			return err
 		}
+		fx.attemptEnded(a, a.Status, a.Error, a.FinishedAt)
 		if !r.Canceled { // else the run decided when it asked for the cancel
 			finished = append(finished, done{a, r})
 		}
@@ -250,9 +255,11 @@ func (e *Engine) release(ctx context.Context, id int64, token, msg, actor string
 		if err != nil {
 			return err
 		}
-		if err := tx.AttemptRelease(ctx, id, token, e.now().UTC(), msg); err != nil {
+		now := e.now().UTC()
+		if err := tx.AttemptRelease(ctx, id, token, now, msg); err != nil {
 			return err
 		}
+		fx.attemptEnded(a, store.AttemptFailed, msg, now)
 		return e.apply(ctx, tx, fx, a.RunID, AttemptDone{Task: a.Task, Index: a.Index, Attempt: a.Number, Err: msg, Interrupted: true}, actor, 0)
 	})
 }

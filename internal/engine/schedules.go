@@ -325,7 +325,7 @@ func (e *Engine) fireTick(ctx context.Context, tx store.Tx, fx *effects, s *stor
 	}
 	run := &store.Run{ID: e.newID(), Namespace: s.Namespace, Workflow: s.Workflow, Inputs: inputs, ParentIndex: -1, CreatedBy: actor}
 	if active && t.Overlap == spec.OverlapQueue {
-		_, err = e.insertRun(ctx, tx, run, s.Version, actor)
+		_, err = e.insertRun(ctx, tx, fx, run, s.Version, actor)
 	} else {
 		err = e.createRun(ctx, tx, fx, run, s.Version, actor, 0)
 	}

@@ -48,6 +48,7 @@ func (e *Engine) apply(ctx context.Context, tx store.Tx, fx *effects, runID stri
 	if err := tx.EventAppend(ctx, d.Journal); err != nil {
 		return err
 	}
+	fx.journal(d.Journal...)
 	for _, c := range d.Commands {
 		if err := e.exec(ctx, tx, fx, run, c, actor, depth); err != nil {
 			return fmt.Errorf("run %s: %s: %w", runID, c.commandName(), err)
@@ -137,6 +138,8 @@ func (e *Engine) exec(ctx context.Context, tx store.Tx, fx *effects, run *store.
 		return e.waitEvent(ctx, tx, fx, run, c, actor, depth)
 	case DeleteEventWait:
 		return tx.EventWaitDelete(ctx, run.ID, c.Task, c.Index)
+	case Notify:
+		return e.outbox(ctx, tx, fx, run, c)
 	}
 	return fmt.Errorf("unknown command %T", c)
 }

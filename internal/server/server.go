@@ -44,9 +44,19 @@ type Config struct {
 	Apply []string
 	// Env lists the environment variables expressions may read as `env`.
 	Env []string
+	// NotifyConfig is the path of the notification channels file
+	// (notify.Config); empty means no channels: notifications are
+	// recorded as undeliverable.
+	NotifyConfig string
 	// NodeID names this server among those sharing a store; it must stay
 	// the same across restarts (default: host name and listen port).
 	NodeID string
+	// Metrics says how GET /metrics answers: public (default, no token),
+	// token (any valid API token) or off.
+	Metrics string
+	// OTLPEndpoint turns tracing on: the OTLP/HTTP collector's base URL.
+	// Empty: the OTEL_EXPORTER_OTLP_ENDPOINT variable, else off.
+	OTLPEndpoint string
 	// Version is the build version.
 	Version string
 	Logger  *slog.Logger
@@ -81,13 +91,24 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer st.Close()
+	obs, err := newObservability(ctx, &cfg, st, log)
+	if err != nil {
+		return err
+	}
+	defer obs.shutdown(context.WithoutCancel(ctx), log)
+	st = obs.metrics.WrapStore(st)
 
 	tokenPath := filepath.Join(cfg.DataDir, "admin.token")
 	if err := adminToken(ctx, &cfg, st, tokenPath, log); err != nil {
 		return err
 	}
 
-	eng := engine.New(st, engine.Options{Logger: log, Env: allowEnv(cfg.Env), Node: engine.NodeInfo{ID: cfg.NodeID, Address: cfg.Addr, Version: cfg.Version}})
+	opts := engine.Options{Logger: log, Env: allowEnv(cfg.Env), Node: engine.NodeInfo{ID: cfg.NodeID, Address: cfg.Addr, Version: cfg.Version}}
+	if err := notifyOptions(&opts, cfg.NotifyConfig, log); err != nil {
+		return err
+	}
+	eng := engine.New(st, opts)
+	obs.observe(eng, log)
 	// In-process workers are named after the node, so that a restart of
 	// this node finds the attempts its previous process held.
 	workerID := cfg.NodeID + "/worker"
@@ -104,8 +125,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	verifier := auth.NewVerifier(st)
 	srv := &http.Server{
-		Handler:           api.New(api.Config{Engine: eng, Store: st, Auth: auth.NewVerifier(st), Logger: log, Version: cfg.Version}),
+		Handler: obs.handler(api.New(api.Config{
+			Engine: eng, Store: st, Auth: verifier, Logger: log, Version: cfg.Version, WorkerSeen: obs.metrics.WorkerSeen,
+		}), verifier),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 

@@ -5,11 +5,11 @@ import (
 )
 
 var (
-	workflowFields  = []string{"name", "namespace", "description", "inputs", "triggers", "tasks", "outputs", "timeout", "concurrency"}
+	workflowFields  = []string{"name", "namespace", "description", "inputs", "triggers", "tasks", "outputs", "timeout", "concurrency", "sla", "notify"}
 	inputFields     = []string{"type", "required", "default", "description"}
 	triggerFields   = []string{"cron", "timezone", "event", "webhook", "filter", "inputs", "name", "catchup", "catchup_limit", "overlap", "auth", "secret", "token", "signature", "idempotency_key"}
 	signatureFields = []string{"header", "algorithm", "prefix", "timestamp_header", "tolerance"}
-	taskFields      = []string{"id", "type", "needs", "when", "with", "retry", "timeout", "on_failure", "continue_on_error", "compensate", "for_each", "max_parallel", "queue"}
+	taskFields      = []string{"id", "type", "needs", "when", "with", "retry", "timeout", "on_failure", "continue_on_error", "compensate", "for_each", "max_parallel", "queue", "sla"}
 	nestedFields    = []string{"type", "with", "retry", "timeout", "continue_on_error", "queue"}
 	retryFields     = []string{"attempts", "backoff", "initial", "max", "factor", "jitter"}
 )
@@ -41,6 +41,10 @@ func (d *decoder) workflow(n ast.Node) *Workflow {
 			w.Timeout, _ = d.duration(v, "timeout")
 		case "concurrency":
 			w.Concurrency = d.concurrency(v)
+		case "sla":
+			w.SLA = d.sla(v, p)
+		case "notify":
+			w.Notify = d.notify(v, p)
 		}
 	}
 	return w
@@ -257,10 +261,18 @@ func (d *decoder) taskField(t *Task, k string, v ast.Node, p path) {
 		t.MaxParallel, _ = d.integer(v, "max_parallel")
 	case "queue":
 		t.Queue, _ = d.str(v, "queue")
+	case "sla":
+		t.SLA = d.sla(v, p.with(k))
 	}
 }
 
 func (d *decoder) needs(n ast.Node, p path) []string {
+	return d.strings(n, p, "needs must be a task id or a list of task ids", "a need")
+}
+
+// strings reads a string or a list of strings; msg starts the error for
+// anything else, item names one element in errors.
+func (d *decoder) strings(n ast.Node, p path, msg, item string) []string {
 	switch v := d.resolve(n).(type) {
 	case *ast.StringNode:
 		return []string{v.Value}
@@ -268,13 +280,13 @@ func (d *decoder) needs(n ast.Node, p path) []string {
 		out := make([]string, 0, len(v.Values))
 		for i, e := range v.Values {
 			d.record(p.with(idx(i)), nil, e)
-			if s, ok := d.str(e, "a need"); ok {
+			if s, ok := d.str(e, item); ok {
 				out = append(out, s)
 			}
 		}
 		return out
 	}
-	d.errorf(n, "needs must be a task id or a list of task ids, got %s", kindOf(d.resolve(n)))
+	d.errorf(n, "%s, got %s", msg, kindOf(d.resolve(n)))
 	return nil
 }
 

@@ -34,6 +34,10 @@ type Workflow struct {
 	// Triggers are parsed and validated; the engine starts runs from them
 	// only from the triggers issue on.
 	Triggers []Trigger `json:"triggers,omitempty"`
+	// SLA is the run's deadline from its start (alerts.go).
+	SLA *SLA `json:"sla,omitempty"`
+	// Notify routes the run's outcome and SLA breaches to channels.
+	Notify *Notify `json:"notify,omitempty"`
 }
 
 // Concurrency is a workflow's limit on simultaneously running runs.
@@ -177,6 +181,8 @@ type Task struct {
 	// Queue is the worker queue the task's attempts go to; empty means
 	// "default".
 	Queue string `json:"queue,omitempty"`
+	// SLA is the task's deadline from when it is ready.
+	SLA *SLA `json:"sla,omitempty"`
 
 	// Pos is where the task starts in its file.
 	Pos Pos `json:"-"`

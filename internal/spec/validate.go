@@ -41,6 +41,7 @@ func validate(w *Workflow, places map[string]place, file string) ErrorList {
 	v.tasks()
 	v.graph()
 	v.expressions()
+	v.alerts()
 	return v.errs
 }
 

@@ -94,6 +94,9 @@ type Run struct {
 	Deadline  time.Time
 	CreatedBy string
 	UpdatedAt time.Time
+	// SLABreachedAt is when the run missed its SLA deadline; zero means
+	// it has not (a run breaches at most once).
+	SLABreachedAt time.Time
 }
 
 // TaskRun is one execution of a task inside a run: Index is -1 except for
@@ -170,6 +173,8 @@ const (
 	TimerRunTimeout  TimerKind = "run_timeout"  // the run's deadline
 	TimerTaskTimeout TimerKind = "task_timeout" // a durable task's (child run) deadline
 	TimerEventWait   TimerKind = "event_wait"   // a wait_event task's timeout
+	TimerRunSLA      TimerKind = "run_sla"      // the run's SLA deadline
+	TimerTaskSLA     TimerKind = "task_sla"     // a task's SLA deadline
 )
 
 // Timer is a durable wake-up of a run at a time.

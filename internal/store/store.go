@@ -216,11 +216,36 @@ type Tx interface {
 	// EventWaitList returns the waits for events of typ in namespace,
 	// oldest first.
 	EventWaitList(ctx context.Context, namespace, typ string) ([]*EventWait, error)
+	// NotificationInsert adds notifications to the outbox (IDs set by the
+	// store) and wakes the scheduler duty's holder as TimerSet does.
+	NotificationInsert(ctx context.Context, ns []*Notification) error
+	// NotificationListDue returns pending notifications with NextAt <= now,
+	// earliest first.
+	NotificationListDue(ctx context.Context, now time.Time, limit int) ([]*Notification, error)
+	// NotificationNextDue returns the earliest NextAt of the pending
+	// notifications (zero when none).
+	NotificationNextDue(ctx context.Context) (time.Time, error)
+	// NotificationUpdate writes the Status, Attempts, NextAt, LastError and
+	// FinishedAt of a notification that is still pending; ErrNotFound when
+	// it is absent or no longer pending (delivered or given up meanwhile).
+	NotificationUpdate(ctx context.Context, n *Notification) error
+	// NotificationList returns the notifications of a run, by ID.
+	NotificationList(ctx context.Context, runID string) ([]*Notification, error)
 
 	// KVGet and KVPut hold small server settings (for instance the admin
 	// token's hash). KVGet returns ErrNotFound when absent.
 	KVGet(ctx context.Context, key string) (string, error)
 	KVPut(ctx context.Context, key, value string) error
+
+	// QueueStats returns the queued work of every queue that has queued
+	// attempts, by queue name; OldestDue considers attempts due at now.
+	QueueStats(ctx context.Context, now time.Time) ([]*QueueStat, error)
+	// RunStats returns the figures of each workflow with runs created in
+	// the window, by namespace and workflow.
+	RunStats(ctx context.Context, p *StatsParams) ([]*WorkflowStats, error)
+	// TaskStats returns the durations of each task of the runs created in
+	// the window, by namespace, workflow and task.
+	TaskStats(ctx context.Context, p *StatsParams) ([]*TaskStats, error)
 }
 
 // RunListParams filters RunList.

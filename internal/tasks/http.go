@@ -13,6 +13,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/legatohq/legato/internal/traceid"
 )
 
 // The http type sends one request and checks the answer's status. 5xx, 429
@@ -272,6 +274,9 @@ func buildRequest(ctx context.Context, req *Request) (*http.Request, error) {
 			continue
 		}
 		hreq.Header.Set(k, v)
+	}
+	if req.RunID != "" {
+		traceid.InjectAttempt(ctx, hreq.Header, req.RunID, req.TaskID, req.Index, req.Attempt)
 	}
 	return hreq, nil
 }

@@ -191,10 +191,10 @@ func (w *Worker) execute(ctx context.Context, a *store.Attempt) {
 	}
 	if err := w.report(ctx, a, func(ctx context.Context) error { return w.e.CompleteAttempt(ctx, res) }); err != nil {
 		if errors.Is(err, store.ErrStaleLease) {
-			w.log.Info("attempt result refused: lease no longer held", "attempt", a.ID, "run", a.RunID, "task", a.Task)
+			w.attemptLog(a).Info("attempt result refused: lease no longer held")
 			return
 		}
-		w.log.Error("complete attempt", "attempt", a.ID, "run", a.RunID, "task", a.Task, "err", err)
+		w.attemptLog(a).Error("complete attempt", "err", err)
 	}
 }
 
@@ -209,7 +209,7 @@ func (w *Worker) report(ctx context.Context, a *store.Attempt, f func(context.Co
 		if err == nil || errors.Is(err, store.ErrStaleLease) || errors.Is(err, engine.ErrRunNotFound) {
 			return err
 		}
-		w.log.Warn("report attempt result: will retry", "attempt", a.ID, "run", a.RunID, "task", a.Task, "in", delay, "err", err)
+		w.attemptLog(a).Warn("report attempt result: will retry", "in", delay, "err", err)
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
@@ -227,7 +227,7 @@ func (w *Worker) report(ctx context.Context, a *store.Attempt, f func(context.Co
 // whoever holds the attempt now.
 func (w *Worker) stopped(ctx context.Context, a *store.Attempt, res *engine.AttemptResult) {
 	cause := context.Cause(ctx)
-	w.log.Info("attempt stopped", "attempt", a.ID, "run", a.RunID, "task", a.Task, "cause", cause)
+	w.attemptLog(a).Info("attempt stopped", "cause", cause)
 	bg := context.WithoutCancel(ctx)
 	var err error
 	switch {
@@ -240,7 +240,7 @@ func (w *Worker) stopped(ctx context.Context, a *store.Attempt, res *engine.Atte
 		err = w.e.InterruptAttempt(bg, a.ID, a.LeaseToken, res.Actor)
 	}
 	if err != nil && !errors.Is(err, store.ErrStaleLease) {
-		w.log.Error("report stopped attempt", "attempt", a.ID, "run", a.RunID, "task", a.Task, "err", err)
+		w.attemptLog(a).Error("report stopped attempt", "err", err)
 	}
 }
 
@@ -260,7 +260,7 @@ func (w *Worker) invoke(ctx context.Context, a *store.Attempt) (out any, err err
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			w.log.Error("task panicked", "type", a.Type, "panic", r, "stack", string(debug.Stack()))
+			w.attemptLog(a).Error("task panicked", "type", a.Type, "panic", r, "stack", string(debug.Stack()))
 			out, err = nil, tasks.NonRetryable(fmt.Errorf("task type %s panicked: %v", a.Type, r))
 		}
 	}()
@@ -315,4 +315,9 @@ func (w *Worker) heartbeats(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// attemptLog is the worker's logger with the attributes naming an attempt.
+func (w *Worker) attemptLog(a *store.Attempt) *slog.Logger {
+	return w.log.With("run", a.RunID, "workflow", a.Namespace+"/"+a.Workflow, "task", a.Task, "index", a.Index, "attempt", a.Number, "attempt_id", a.ID)
 }

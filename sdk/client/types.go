@@ -62,7 +62,13 @@ type Run struct {
 	// Trigger is set, in single-run answers, for a run a webhook or an
 	// event started.
 	Trigger *RunTrigger `json:"trigger,omitempty"`
-	Tasks   []TaskRun   `json:"tasks,omitempty"`
+	// SLABreachedAt is when the run missed its SLA deadline (zero: it has
+	// not).
+	SLABreachedAt time.Time `json:"sla_breached_at,omitzero"`
+	// Notifications are the run's notifications and their delivery (single
+	// run calls only).
+	Notifications []Notification `json:"notifications,omitempty"`
+	Tasks         []TaskRun      `json:"tasks,omitempty"`
 }
 
 // RunTrigger is what started a run besides the API.
@@ -77,6 +83,25 @@ type RunTrigger struct {
 	// StartLatencyMS is the time from ReceivedAt to the start of the
 	// run's first task; nil until one started.
 	StartLatencyMS *float64 `json:"start_latency_ms,omitempty"`
+}
+
+// Notification is one message of a run to one of the server's
+// notification channels (docs/alerts.md).
+type Notification struct {
+	ID int64 `json:"id"`
+	// Event is "failure", "success" or "sla_breach".
+	Event string `json:"event"`
+	// Task names the task of a task's SLA breach.
+	Task    string `json:"task,omitempty"`
+	Channel string `json:"channel"`
+	// Status is "pending", "delivered" or "failed" (given up).
+	Status     string    `json:"status"`
+	Attempts   int       `json:"attempts"`
+	LastError  string    `json:"last_error,omitempty"`
+	NextAt     time.Time `json:"next_at,omitzero"`
+	CreatedAt  time.Time `json:"created_at"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+	Message    string    `json:"message"`
 }
 
 // Final reports whether the run has reached a final status (succeeded,

@@ -30,6 +30,14 @@ type Config struct {
 	Apply []string
 	// Logger receives the server's logs (default: discarded).
 	Logger *slog.Logger
+	// NotifyConfig is a notification channels file (server.Config).
+	NotifyConfig string
+	// Store and DSN select PostgreSQL (default: SQLite in Dir).
+	Store, DSN string
+	// NodeID names the server among those sharing a PostgreSQL database
+	// (the default, host name and port, is the same for every server on
+	// port 0).
+	NodeID string
 }
 
 // Server is a running server. After Close, Start brings it back on the
@@ -95,6 +103,7 @@ func (s *Server) Start() error {
 	go func() {
 		done <- server.Run(ctx, server.Config{
 			DataDir: s.cfg.Dir, Addr: s.addr, Workers: s.cfg.Workers, Apply: s.cfg.Apply, Version: "test",
+			NotifyConfig: s.cfg.NotifyConfig, Store: s.cfg.Store, DSN: s.cfg.DSN, NodeID: s.cfg.NodeID,
 			Logger: s.cfg.Logger, Ready: func(addr string) { ready <- addr },
 		})
 	}()

@@ -10,15 +10,15 @@ import (
 
 const runCols = `id, namespace, workflow, version, status, inputs, outputs, error, attempt,
 	compensating, parent_run_id, parent_task, parent_index, seq, created_at, started_at,
-	finished_at, deadline, created_by, updated_at`
+	finished_at, deadline, created_by, updated_at, sla_breached_at`
 
 var (
 	qRunInsert = prep(`INSERT INTO runs (` + runCols + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	qRunGet    = prep(`SELECT ` + runCols + ` FROM runs WHERE id = ?`)
 	qRunUpdate = prep(`UPDATE runs SET version = ?, status = ?, inputs = ?, outputs = ?,
 		error = ?, attempt = ?, compensating = ?, seq = ?, started_at = ?, finished_at = ?,
-		deadline = ?, updated_at = ? WHERE id = ?`)
+		deadline = ?, updated_at = ?, sla_breached_at = ? WHERE id = ?`)
 	qRunCountActive = prep(`SELECT count(*) FROM runs
 		WHERE namespace = ? AND workflow = ? AND status IN ('running', 'waiting')`)
 	qRunNextQueued = prep(`SELECT ` + runCols + ` FROM runs
@@ -31,7 +31,8 @@ func scanRun(sc scanner) (*store.Run, error) {
 	err := sc.Scan(&r.ID, &r.Namespace, &r.Workflow, &r.Version, &r.Status, jsonCol{&r.Inputs},
 		jsonCol{&r.Outputs}, &r.Error, &r.Attempt, &r.Compensating, &r.ParentRunID, &r.ParentTask,
 		&r.ParentIndex, &r.Seq, microTime{&r.CreatedAt}, microTime{&r.StartedAt},
-		microTime{&r.FinishedAt}, microTime{&r.Deadline}, &r.CreatedBy, microTime{&r.UpdatedAt})
+		microTime{&r.FinishedAt}, microTime{&r.Deadline}, &r.CreatedBy, microTime{&r.UpdatedAt},
+		microTime{&r.SLABreachedAt})
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +55,7 @@ func (t *tx) RunInsert(ctx context.Context, r *store.Run) error {
 	_, err = t.exec(ctx, qRunInsert, r.ID, r.Namespace, r.Workflow, r.Version, r.Status, inputs,
 		outputs, r.Error, r.Attempt, r.Compensating, r.ParentRunID, r.ParentTask, r.ParentIndex,
 		r.Seq, toMicros(r.CreatedAt), toMicros(r.StartedAt), toMicros(r.FinishedAt),
-		toMicros(r.Deadline), r.CreatedBy, toMicros(r.UpdatedAt))
+		toMicros(r.Deadline), r.CreatedBy, toMicros(r.UpdatedAt), toMicros(r.SLABreachedAt))
 	if err != nil {
 		return fmt.Errorf("sqlite: run insert %s: %w", r.ID, interpretError(err))
 	}
@@ -82,7 +83,7 @@ func (t *tx) RunUpdate(ctx context.Context, r *store.Run) error {
 	}
 	res, err := t.exec(ctx, qRunUpdate, r.Version, r.Status, inputs, outputs, r.Error, r.Attempt,
 		r.Compensating, r.Seq, toMicros(r.StartedAt), toMicros(r.FinishedAt), toMicros(r.Deadline),
-		toMicros(r.UpdatedAt), r.ID)
+		toMicros(r.UpdatedAt), toMicros(r.SLABreachedAt), r.ID)
 	if err == nil {
 		err = mustAffect(res)
 	}

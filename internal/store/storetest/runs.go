@@ -145,6 +145,7 @@ func testRuns(t *testing.T, open func(t *testing.T) store.Store) {
 		up.FinishedAt = at(2*time.Second + time.Microsecond)
 		up.Deadline = at(time.Hour)
 		up.UpdatedAt = at(3 * time.Second)
+		up.SLABreachedAt = at(30 * time.Minute)
 		write(t, s, func(tx store.Tx) { require.NoError(t, tx.RunUpdate(ctx, &up)) })
 		view(t, s, func(tx store.Tx) {
 			got, err := tx.RunGet(ctx, "r1")

@@ -54,6 +54,9 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("RunKeys", func(t *testing.T) { t.Parallel(); testRunKeys(t, open) })
 	t.Run("Inbox", func(t *testing.T) { t.Parallel(); testInbox(t, open) })
 	t.Run("EventWaits", func(t *testing.T) { t.Parallel(); testEventWaits(t, open) })
+	t.Run("Outbox", func(t *testing.T) { t.Parallel(); testOutbox(t, open) })
+	t.Run("QueueStats", func(t *testing.T) { t.Parallel(); testQueueStats(t, open) })
+	t.Run("Stats", func(t *testing.T) { t.Parallel(); testStats(t, open) })
 }
 
 // ExerciseReopen checks that committed data survives Close and a new open.
