@@ -504,3 +504,19 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+func TestServerLimitFlagsRejectBadValues(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"--queue-limit", "billing=x"},
+		{"--queue-limit", "billing=5/s"},
+		{"--rate-limit", "crm=5"},
+		{"--rate-limit", "crm=5/fortnight"},
+		{"--type-limit", "http"},
+	} {
+		r := runCLI(append([]string{"server", "--data", t.TempDir()}, args...)...)
+		require.NotEqual(t, 0, r.code, "%v", args)
+		require.Contains(t, r.err, "--"+args[0][2:], "%v", args)
+		require.True(t, strings.HasPrefix(r.err, "legato: --"+args[0][2:]+": limit "), "%q", r.err)
+	}
+}

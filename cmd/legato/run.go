@@ -23,6 +23,7 @@ func (a *app) runCmd() *cobra.Command {
 		wait      bool
 		namespace string
 		version   int
+		priority  int
 	)
 	cmd := &cobra.Command{
 		Use:   "run WORKFLOW",
@@ -51,7 +52,7 @@ tasks is redrawn in place; otherwise one line is printed per change. It exits
 				return err
 			}
 			c := a.client()
-			r, err := c.StartRun(cmd.Context(), client.StartRunRequest{Namespace: ns, Workflow: name, Version: version, Inputs: in})
+			r, err := c.StartRun(cmd.Context(), client.StartRunRequest{Namespace: ns, Workflow: name, Version: version, Inputs: in, Priority: priority})
 			if err != nil {
 				return err
 			}
@@ -71,6 +72,7 @@ tasks is redrawn in place; otherwise one line is printed per change. It exits
 	f.BoolVarP(&wait, "wait", "w", false, "follow the run until it ends; exit 1 unless it succeeded")
 	f.StringVarP(&namespace, "namespace", "n", "", `namespace of the workflow (default "default")`)
 	f.IntVar(&version, "version", 0, "workflow version to run (default: the latest)")
+	f.IntVar(&priority, "priority", 0, "higher runs first: among queued runs of the workflow and for workers (default 0)")
 	return cmd
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"strconv"
@@ -8,7 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/legatohq/legato/internal/engine"
 	"github.com/legatohq/legato/internal/server"
+	"github.com/legatohq/legato/internal/store"
 )
 
 func (a *app) serverCmd() *cobra.Command {
@@ -25,6 +28,7 @@ func (a *app) serverCmd() *cobra.Command {
 		notifyCfg string
 		metrics   string
 		otlp      string
+		limits    limitFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -48,9 +52,13 @@ queued again, to run on the next start.`,
 			if metrics != "public" && metrics != "token" && metrics != "off" {
 				return usageErrorf("--metrics must be public, token or off, not %q", metrics)
 			}
+			lims, err := limits.parse()
+			if err != nil {
+				return err
+			}
 			return server.Run(cmd.Context(), server.Config{
 				DataDir: a.data, Addr: addr, Workers: workers, Apply: apply, Env: env, NodeID: nodeID,
-				Store: storeKind, DSN: dsn, NotifyConfig: notifyCfg, Metrics: metrics, OTLPEndpoint: otlp,
+				Store: storeKind, DSN: dsn, NotifyConfig: notifyCfg, Metrics: metrics, OTLPEndpoint: otlp, Limits: lims,
 				Version: versionString(), Logger: log,
 			})
 		},
@@ -68,7 +76,41 @@ queued again, to run on the next start.`,
 	f.StringVar(&metrics, "metrics", envOr("LEGATO_METRICS", "public"), "GET /metrics: public (no token), token (any API token) or off (env LEGATO_METRICS)")
 	f.StringVar(&otlp, "otlp-endpoint", envOr("LEGATO_OTLP_ENDPOINT", ""), "OTLP/HTTP collector URL (http://host:4318) to export traces to; default OTEL_EXPORTER_OTLP_ENDPOINT, else tracing is off (env LEGATO_OTLP_ENDPOINT)")
 	f.StringVar(&logLevel, "log-level", envOr("LEGATO_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env LEGATO_LOG_LEVEL)")
+	limits.register(cmd)
 	return cmd
+}
+
+// limitFlags are the server's limits of attempts in flight and rates.
+type limitFlags struct{ queue, typ, resource, rate []string }
+
+func (l *limitFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringArrayVar(&l.queue, "queue-limit", nil, "at most N attempts of a queue running at once, across all workers and servers: QUEUE=N (repeatable; 0 removes)")
+	f.StringArrayVar(&l.typ, "type-limit", nil, "at most N attempts of a task type running at once: TYPE=N (repeatable; 0 removes)")
+	f.StringArrayVar(&l.resource, "resource-limit", nil, "at most N attempts of tasks with `resource: NAME` running at once: NAME=N (repeatable; 0 removes)")
+	f.StringArrayVar(&l.rate, "rate-limit", nil, "at most N attempts started per interval, for a resource or (queue:NAME) a queue: NAME=N/INTERVAL[:BURST], e.g. crm=10/s:20 (repeatable)")
+}
+
+// parse reads every limit flag; a bad one is a usage error.
+func (l *limitFlags) parse() ([]*store.Limit, error) {
+	var out []*store.Limit
+	for _, group := range []struct {
+		flag string
+		kind store.LimitKind
+		vals []string
+	}{{"queue-limit", store.LimitQueue, l.queue}, {"type-limit", store.LimitType, l.typ}, {"resource-limit", store.LimitResource, l.resource}, {"rate-limit", store.LimitResource, l.rate}} {
+		for _, v := range group.vals {
+			lim, err := engine.ParseLimit(group.kind, v)
+			if err == nil && (group.flag == "rate-limit") != (lim.Rate > 0 || strings.Contains(v, "/")) {
+				err = fmt.Errorf("limit %q: --%s takes %s", v, group.flag, map[bool]string{true: "NAME=N/INTERVAL[:BURST]", false: "NAME=N"}[group.flag == "rate-limit"])
+			}
+			if err != nil {
+				return nil, usageErrorf("--%s: %v", group.flag, err)
+			}
+			out = append(out, lim)
+		}
+	}
+	return engine.MergeLimits(out), nil
 }
 
 // newLogger builds the server's structured logger.

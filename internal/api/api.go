@@ -85,6 +85,7 @@ func New(cfg Config) http.Handler {
 	s.registerCluster(hapi)
 	s.registerEvents(hapi)
 	s.registerStats(hapi)
+	s.registerLimits(hapi)
 	s.registerSchedules(hapi)
 	mux.HandleFunc(Prefix+"/", notFound)
 	tidyErrors(hapi.OpenAPI())

@@ -47,6 +47,9 @@ type Run struct {
 	SLABreachedAt time.Time `json:"sla_breached_at,omitzero" doc:"When the run missed its SLA deadline (absent: it has not)"`
 	// Notifications are present in a single run's answers.
 	Notifications []Notification `json:"notifications,omitzero" doc:"The run's notifications (failure, success, SLA breaches) and their delivery"`
+	Priority      int            `json:"priority" doc:"Higher-priority queued runs and attempts go first"`
+	// ConcurrencyKey is the run's value of the workflow's concurrency key.
+	ConcurrencyKey string `json:"concurrency_key,omitempty" doc:"The run's value of the workflow's concurrency key: the limit applies per value"`
 	// Tasks are present in a single run's answers, absent from lists.
 	Tasks []TaskRun `json:"tasks,omitzero" doc:"Ordered as the workflow file orders its tasks; items by index after their aggregate; fallbacks and compensations after their task"`
 }
@@ -155,6 +158,7 @@ func toRun(r *store.Run) Run {
 		Inputs: emptyIfNil(r.Inputs), Outputs: emptyIfNil(r.Outputs), Error: r.Error, Attempt: r.Attempt,
 		ParentRunID: r.ParentRunID, CreatedAt: utc(r.CreatedAt), StartedAt: utc(r.StartedAt),
 		FinishedAt: utc(r.FinishedAt), CreatedBy: r.CreatedBy, SLABreachedAt: utc(r.SLABreachedAt),
+		Priority: r.Priority, ConcurrencyKey: r.ConcurrencyKey,
 	}
 }
 

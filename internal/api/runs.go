@@ -20,6 +20,7 @@ type StartRunRequest struct {
 	Workflow  string         `json:"workflow" minLength:"1" doc:"The workflow's name"`
 	Version   int            `json:"version,omitempty" minimum:"0" doc:"The version to run (default 0: the latest)"`
 	Inputs    map[string]any `json:"inputs,omitempty" doc:"The run's inputs, checked against the workflow's declared inputs"`
+	Priority  int            `json:"priority,omitempty" minimum:"-1000000" maximum:"1000000" doc:"Higher first: orders the run among queued runs of its workflow and its attempts among queued attempts (default 0)"`
 }
 
 type startRunInput struct {
@@ -96,6 +97,7 @@ func (s *server) startRun(ctx context.Context, in *startRunInput) (*startRunOutp
 	r, created, err := s.eng.Start(ctx, &engine.StartRunParams{
 		Namespace: b.Namespace, Workflow: b.Workflow, Version: b.Version, Inputs: b.Inputs, Actor: actor(ctx),
 		IdempotencyKey: in.IdempotencyKey,
+		Priority:       b.Priority,
 	})
 	if err != nil {
 		return nil, s.fail(ctx, err)

@@ -315,7 +315,7 @@ func (s *State) launch(d *Decision, k Key, def *spec.Task, notBefore time.Time, 
 		}
 		d.Commands = append(d.Commands, Enqueue{
 			Task: k.Task, Index: k.Index, Attempt: tr.Attempts, Type: def.Type, Params: params,
-			Timeout: def.Timeout.D(), Queue: queue, NotBefore: notBefore,
+			Timeout: def.Timeout.D(), Queue: queue, Resource: def.Resource, NotBefore: notBefore,
 		})
 	}
 }

@@ -98,13 +98,15 @@ type Command interface{ commandName() string }
 
 // Enqueue queues a new attempt for workers.
 type Enqueue struct {
-	Task      string
-	Index     int
-	Attempt   int
-	Type      string
-	Params    map[string]any
-	Timeout   time.Duration
-	Queue     string
+	Task    string
+	Index   int
+	Attempt int
+	Type    string
+	Params  map[string]any
+	Timeout time.Duration
+	Queue   string
+	// Resource names the rate-limited resource the task uses ("" none).
+	Resource  string
 	NotBefore time.Time
 }
 

@@ -2,11 +2,13 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
+	"github.com/legatohq/legato/internal/expr"
 	"github.com/legatohq/legato/internal/spec"
 	"github.com/legatohq/legato/internal/store"
 )
@@ -26,6 +28,9 @@ type StartRunParams struct {
 	// Trigger records what started the run (a webhook or an event); nil
 	// for the API.
 	Trigger *store.RunTrigger
+	// Priority orders the run among queued runs and its attempts among
+	// queued attempts: higher first (default 0).
+	Priority int
 }
 
 // StartRun creates a run and starts it, or queues it when its workflow's
@@ -59,7 +64,7 @@ func (e *Engine) startIn(ctx context.Context, tx store.Tx, fx *effects, p *Start
 	if ns == "" {
 		ns = "default"
 	}
-	run := &store.Run{ID: e.newID(), Namespace: ns, Workflow: p.Workflow, Inputs: p.Inputs, ParentIndex: -1, CreatedBy: p.Actor}
+	run := &store.Run{ID: e.newID(), Namespace: ns, Workflow: p.Workflow, Inputs: p.Inputs, ParentIndex: -1, CreatedBy: p.Actor, Priority: p.Priority}
 	if p.IdempotencyKey != "" {
 		// The key is bound first: a concurrent start with the same key
 		// waits here for this transaction and then finds the key taken.
@@ -97,7 +102,7 @@ func (e *Engine) createRun(ctx context.Context, tx store.Tx, fx *effects, run *s
 		return err
 	}
 	if w.Concurrency != nil && w.Concurrency.Limit > 0 {
-		active, err := tx.RunCountActive(ctx, run.Namespace, run.Workflow)
+		active, err := tx.RunCountActiveKey(ctx, run.Namespace, run.Workflow, run.ConcurrencyKey)
 		if err != nil {
 			return err
 		}
@@ -125,6 +130,9 @@ func (e *Engine) insertRun(ctx context.Context, tx store.Tx, fx *effects, run *s
 	}
 	now := e.now().UTC()
 	run.Inputs = inputs
+	if run.ConcurrencyKey, err = concurrencyKey(w, inputs); err != nil {
+		return nil, err
+	}
 	run.Status = store.RunQueued
 	run.Attempt = 1
 	run.CreatedAt, run.UpdatedAt = now, now
@@ -137,6 +145,27 @@ func (e *Engine) insertRun(ctx context.Context, tx store.Tx, fx *effects, run *s
 	}
 	fx.runCreated(run, created)
 	return w, nil
+}
+
+// concurrencyKey evaluates the workflow's concurrency key over the run's
+// inputs: a string as it is, any other value as JSON. A key that cannot
+// be evaluated is an input error: the run is not created.
+func concurrencyKey(w *spec.Workflow, inputs map[string]any) (string, error) {
+	if w.Concurrency == nil || w.Concurrency.Key == "" {
+		return "", nil
+	}
+	v, err := expr.Render(w.Concurrency.Key, expr.Vars{"inputs": inputs})
+	if err != nil {
+		return "", &InputError{Problems: []string{fmt.Sprintf("concurrency key: %v", err)}}
+	}
+	if s, ok := v.(string); ok {
+		return s, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", &InputError{Problems: []string{fmt.Sprintf("concurrency key: %v", err)}}
+	}
+	return string(b), nil
 }
 
 // CancelRun cancels a run that has not finished.

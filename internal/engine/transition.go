@@ -106,6 +106,7 @@ func (e *Engine) exec(ctx context.Context, tx store.Tx, fx *effects, run *store.
 			RunID: run.ID, Task: c.Task, Index: c.Index, Number: c.Attempt, Namespace: run.Namespace,
 			Workflow: run.Workflow, Queue: c.Queue, Type: c.Type, Params: c.Params, Timeout: c.Timeout,
 			Status: store.AttemptQueued, NotBefore: nb, CreatedAt: now,
+			Priority: run.Priority, Resource: c.Resource,
 		})
 	case SetTimer:
 		fx.timers = true
@@ -148,6 +149,7 @@ func (e *Engine) startChild(ctx context.Context, tx store.Tx, fx *effects, paren
 	child := &store.Run{
 		ID: c.RunID, Namespace: c.Namespace, Workflow: c.Workflow, Inputs: c.Inputs,
 		ParentRunID: parent.ID, ParentTask: c.Task, ParentIndex: c.Index, CreatedBy: actor,
+		Priority: parent.Priority,
 	}
 	if err := e.createRun(ctx, tx, fx, child, 0, actor, depth+1); err != nil {
 		var ie *InputError
@@ -161,18 +163,19 @@ func (e *Engine) startChild(ctx context.Context, tx store.Tx, fx *effects, paren
 	return nil
 }
 
-// releaseSlot starts the oldest queued run of a workflow with a
-// concurrency limit when one of its runs finished.
+// releaseSlot starts the next queued run (highest priority, then oldest)
+// of a workflow with a concurrency limit, among those of the same
+// concurrency key, when one of its runs finished.
 func (e *Engine) releaseSlot(ctx context.Context, tx store.Tx, fx *effects, run *store.Run, actor string, depth int) error {
 	w, _, err := e.workflow(ctx, tx, run.Namespace, run.Workflow, run.Version)
 	if err != nil || w.Concurrency == nil || w.Concurrency.Limit <= 0 {
 		return err
 	}
-	active, err := tx.RunCountActive(ctx, run.Namespace, run.Workflow)
+	active, err := tx.RunCountActiveKey(ctx, run.Namespace, run.Workflow, run.ConcurrencyKey)
 	if err != nil || active >= w.Concurrency.Limit {
 		return err
 	}
-	next, err := tx.RunNextQueued(ctx, run.Namespace, run.Workflow)
+	next, err := tx.RunNextQueuedKey(ctx, run.Namespace, run.Workflow, run.ConcurrencyKey)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}

@@ -57,6 +57,10 @@ type Config struct {
 	// OTLPEndpoint turns tracing on: the OTLP/HTTP collector's base URL.
 	// Empty: the OTEL_EXPORTER_OTLP_ENDPOINT variable, else off.
 	OTLPEndpoint string
+	// Limits are written to the store at start (engine.PutLimits): caps
+	// on attempts in flight and rates per queue, task type and resource,
+	// which every server sharing the store obeys.
+	Limits []*store.Limit
 	// Version is the build version.
 	Version string
 	Logger  *slog.Logger
@@ -116,6 +120,14 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("recover interrupted attempts: %w", err)
 	} else if n > 0 {
 		log.Info("recovered attempts interrupted by the previous stop", "attempts", n)
+	}
+	if len(cfg.Limits) > 0 {
+		if err := eng.PutLimits(ctx, cfg.Limits); err != nil {
+			return fmt.Errorf("store limits: %w", err)
+		}
+		for _, l := range cfg.Limits {
+			log.Info("limit", "kind", l.Kind, "name", l.Name, "max_running", l.MaxRunning, "rate_per_second", l.Rate, "burst", l.Burst)
+		}
 	}
 	if err := applyFiles(ctx, eng, cfg.Apply, log); err != nil {
 		return err

@@ -9,8 +9,8 @@ var (
 	inputFields     = []string{"type", "required", "default", "description"}
 	triggerFields   = []string{"cron", "timezone", "event", "webhook", "filter", "inputs", "name", "catchup", "catchup_limit", "overlap", "auth", "secret", "token", "signature", "idempotency_key"}
 	signatureFields = []string{"header", "algorithm", "prefix", "timestamp_header", "tolerance"}
-	taskFields      = []string{"id", "type", "needs", "when", "with", "retry", "timeout", "on_failure", "continue_on_error", "compensate", "for_each", "max_parallel", "queue", "sla"}
-	nestedFields    = []string{"type", "with", "retry", "timeout", "continue_on_error", "queue"}
+	taskFields      = []string{"id", "type", "needs", "when", "with", "retry", "timeout", "on_failure", "continue_on_error", "compensate", "for_each", "max_parallel", "queue", "sla", "resource"}
+	nestedFields    = []string{"type", "with", "retry", "timeout", "continue_on_error", "queue", "resource"}
 	retryFields     = []string{"attempts", "backoff", "initial", "max", "factor", "jitter"}
 )
 
@@ -174,8 +174,13 @@ func (d *decoder) concurrency(n ast.Node) *Concurrency {
 		return &Concurrency{Limit: limit}
 	}
 	c := &Concurrency{}
-	for _, f := range d.mapping(d.resolve(n), "concurrency", []string{"limit"}, path{"concurrency"}) {
-		c.Limit, _ = d.integer(f.Value, "concurrency limit")
+	for _, f := range d.mapping(d.resolve(n), "concurrency", []string{"limit", "key"}, path{"concurrency"}) {
+		switch d.keyString(f.Key) {
+		case "limit":
+			c.Limit, _ = d.integer(f.Value, "concurrency limit")
+		case "key":
+			c.Key, _ = d.str(f.Value, "concurrency key")
+		}
 	}
 	return c
 }
@@ -263,6 +268,8 @@ func (d *decoder) taskField(t *Task, k string, v ast.Node, p path) {
 		t.Queue, _ = d.str(v, "queue")
 	case "sla":
 		t.SLA = d.sla(v, p.with(k))
+	case "resource":
+		t.Resource, _ = d.str(v, "resource")
 	}
 }
 

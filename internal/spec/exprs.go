@@ -45,6 +45,9 @@ func (v *validator) expressions() {
 		all = append(all, id)
 	}
 	v.exprErrors(path{"outputs"}, "", expr.CheckTemplate(v.w.Outputs, expr.Decls{Inputs: inputs, Tasks: all}))
+	if c := v.w.Concurrency; c != nil && c.Key != "" {
+		v.exprErrors(path{"concurrency", "key"}, "", expr.CheckTemplate(c.Key, expr.Decls{Inputs: inputs}))
+	}
 	for i, t := range v.w.Triggers {
 		if v.badTriggers[i] {
 			continue

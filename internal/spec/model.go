@@ -43,6 +43,10 @@ type Workflow struct {
 // Concurrency is a workflow's limit on simultaneously running runs.
 type Concurrency struct {
 	Limit int `json:"limit"`
+	// Key, when set, is a template over the inputs evaluated when a run is
+	// created (`${{ inputs.customer }}`): the limit then applies to the
+	// runs of each key value apart.
+	Key string `json:"key,omitempty"`
 }
 
 // Trigger is one way runs of a workflow start besides the API.
@@ -183,6 +187,10 @@ type Task struct {
 	Queue string `json:"queue,omitempty"`
 	// SLA is the task's deadline from when it is ready.
 	SLA *SLA `json:"sla,omitempty"`
+	// Resource names the external system the task calls: its attempts
+	// count against the server's limits for that resource (in flight and
+	// rate).
+	Resource string `json:"resource,omitempty"`
 
 	// Pos is where the task starts in its file.
 	Pos Pos `json:"-"`

@@ -67,6 +67,9 @@ func (v *validator) taskBody(t *Task, p path, what string) {
 	if t.Queue != "" && !namePattern.MatchString(t.Queue) {
 		v.errorf(p.with("queue"), false, "invalid queue %q: use lowercase letters, digits, '.', '_' and '-'", t.Queue)
 	}
+	if t.Resource != "" && !namePattern.MatchString(t.Resource) {
+		v.errorf(p.with("resource"), false, "invalid resource %q: use lowercase letters, digits, '.', '_' and '-'", t.Resource)
+	}
 	if r := t.Retry; r != nil {
 		v.retry(r, p.with("retry"))
 	}

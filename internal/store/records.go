@@ -97,6 +97,12 @@ type Run struct {
 	// SLABreachedAt is when the run missed its SLA deadline; zero means
 	// it has not (a run breaches at most once).
 	SLABreachedAt time.Time
+	// ConcurrencyKey is the value of the workflow's concurrency key for
+	// this run ("" without one): the limit applies per key.
+	ConcurrencyKey string
+	// Priority orders queued runs (higher first) and the run's attempts
+	// in claims.
+	Priority int
 }
 
 // TaskRun is one execution of a task inside a run: Index is -1 except for
@@ -159,6 +165,10 @@ type Attempt struct {
 	StartedAt       time.Time
 	FinishedAt      time.Time
 	Error           string
+	// Priority is the run's: higher-priority attempts are claimed first.
+	Priority int
+	// Resource names the rate-limited resource the task uses ("" none).
+	Resource string
 }
 
 // IdempotencyKey is the stable key of the attempt's task run.
@@ -228,4 +238,30 @@ type Duty struct {
 	// fence is refused (DutyCheck).
 	Fence     int64
 	ExpiresAt time.Time
+}
+
+// LimitKind says what a limit applies to.
+type LimitKind string
+
+// Limit kinds: an attempt counts against the limit of its queue, of its
+// task type and of its resource.
+const (
+	LimitQueue    LimitKind = "queue"
+	LimitType     LimitKind = "type"
+	LimitResource LimitKind = "resource"
+)
+
+// Limit bounds the attempts of a queue, task type or resource: at most
+// MaxRunning running at once (0: no bound) and, when Rate > 0, a token
+// bucket of Burst tokens refilled at Rate per second, one token taken by
+// each claimed attempt.
+type Limit struct {
+	Kind       LimitKind
+	Name       string
+	MaxRunning int
+	Rate       float64
+	Burst      float64
+	// Tokens and RefilledAt are the bucket's state (the store keeps them).
+	Tokens     float64
+	RefilledAt time.Time
 }

@@ -69,8 +69,17 @@ type Tx interface {
 	RunList(ctx context.Context, p *RunListParams) ([]*Run, error)
 	// RunCountActive counts the runs of a workflow in running or waiting status.
 	RunCountActive(ctx context.Context, namespace, workflow string) (int, error)
-	// RunNextQueued returns the oldest queued run of a workflow (ErrNotFound).
+	// RunNextQueued returns the queued run of a workflow to start next:
+	// the highest Priority, then the oldest (ErrNotFound).
 	RunNextQueued(ctx context.Context, namespace, workflow string) (*Run, error)
+	// RunCountActiveKey counts the runs of a workflow with that
+	// ConcurrencyKey in running or waiting status. Inside Tx, drivers with
+	// concurrent writers first lock (namespace, workflow, key) until the
+	// transaction ends, so two transactions cannot both take the last slot.
+	RunCountActiveKey(ctx context.Context, namespace, workflow, key string) (int, error)
+	// RunNextQueuedKey is RunNextQueued among the runs with that
+	// ConcurrencyKey (ErrNotFound).
+	RunNextQueuedKey(ctx context.Context, namespace, workflow, key string) (*Run, error)
 
 	// TaskRunList returns every task run of a run.
 	TaskRunList(ctx context.Context, runID string) ([]*TaskRun, error)
@@ -84,9 +93,13 @@ type Tx interface {
 	// AttemptGet returns one attempt (ErrNotFound).
 	AttemptGet(ctx context.Context, id int64) (*Attempt, error)
 	// AttemptClaim leases up to p.Limit due queued attempts of p.Queues,
-	// oldest NotBefore first, marking them running with a fresh lease token
-	// each, and marks their task runs running (StartedAt set on the first
-	// attempt).
+	// highest Priority first, then oldest NotBefore, marking them running
+	// with a fresh lease token each, and marks their task runs running
+	// (StartedAt set on the first attempt). It obeys the Limits: an attempt
+	// is taken only while its queue, type and resource are under their
+	// MaxRunning and their buckets hold a token (taken by the claim); it
+	// may then return fewer than p.Limit. Drivers with concurrent writers
+	// lock the limit rows until the transaction ends.
 	AttemptClaim(ctx context.Context, p *AttemptClaimParams) ([]*Attempt, error)
 	// AttemptHeartbeat extends the lease of a running attempt held with
 	// token until `until`; it returns whether a cancel was requested.
@@ -116,8 +129,20 @@ type Tx interface {
 	AttemptRelease(ctx context.Context, id int64, token string, now time.Time, errMsg string) error
 	// AttemptNextDue returns the earliest NotBefore among queued attempts of
 	// the queues (and of the types, unless types is empty; zero when none),
-	// so a worker knows when to look again.
+	// so a worker knows when to look again. Attempts held back by a full
+	// MaxRunning count from LimitRecheck after now (a finish elsewhere
+	// frees them); those held back by an empty bucket from when it holds a
+	// token again.
 	AttemptNextDue(ctx context.Context, queues, types []string) (time.Time, error)
+
+	// LimitPut creates or replaces the limit of (Kind, Name); a bucket
+	// starts full. Putting the same MaxRunning, Rate and Burst again keeps
+	// the bucket's state.
+	LimitPut(ctx context.Context, l *Limit) error
+	// LimitDelete removes a limit; absent is not an error.
+	LimitDelete(ctx context.Context, kind LimitKind, name string) error
+	// LimitList returns every limit by kind and name.
+	LimitList(ctx context.Context) ([]*Limit, error)
 
 	// TimerSet creates or moves the timer of (RunID, Task, Index, Kind).
 	TimerSet(ctx context.Context, t *Timer) error

@@ -68,7 +68,11 @@ type Run struct {
 	// Notifications are the run's notifications and their delivery (single
 	// run calls only).
 	Notifications []Notification `json:"notifications,omitempty"`
-	Tasks         []TaskRun      `json:"tasks,omitempty"`
+	// Priority orders queued runs and attempts: higher first.
+	Priority int `json:"priority,omitempty"`
+	// ConcurrencyKey is the run's value of its workflow's concurrency key.
+	ConcurrencyKey string    `json:"concurrency_key,omitempty"`
+	Tasks          []TaskRun `json:"tasks,omitempty"`
 }
 
 // RunTrigger is what started a run besides the API.
@@ -175,6 +179,9 @@ type StartRunRequest struct {
 	Workflow  string         `json:"workflow"`
 	Version   int            `json:"version"`
 	Inputs    map[string]any `json:"inputs,omitempty"`
+	// Priority orders the run among queued runs and its attempts among
+	// queued attempts: higher first (default 0).
+	Priority int `json:"priority,omitempty"`
 }
 
 // RunsQuery filters Client.Runs. Zero fields are not sent: the server's

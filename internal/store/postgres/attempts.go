@@ -12,20 +12,31 @@ import (
 const maxClaim = 1000
 
 const (
+	// claimStart ends a claim whose CTE leased has leased attempts, with
+	// $2 the time: it marks their task runs running and returns them.
+	claimStart = `, started AS (
+			UPDATE task_runs tr SET status = 'running',
+				started_at = CASE WHEN tr.started_at = '-infinity' THEN $2 ELSE tr.started_at END
+			FROM leased
+			WHERE tr.run_id = leased.run_id AND tr.task = leased.task AND tr.idx = leased.idx
+		)
+		SELECT ` + attemptCols + ` FROM leased ORDER BY priority DESC, not_before, id`
+
 	// qAttemptInsert notifies the queue in the same statement; the
 	// notification is delivered at commit.
 	qAttemptInsert = `WITH inserted AS (
 			INSERT INTO attempts (run_id, task, idx, number, namespace, workflow, queue, type,
 				params, timeout_ns, status, not_before, lease_token, lease_expires_at, worker_id,
-				cancel_requested, created_at, started_at, finished_at, error)
+				cancel_requested, created_at, started_at, finished_at, error, priority, resource)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-				$18, $19, $20)
+				$18, $19, $20, $21, $22)
 			RETURNING id, queue)
 		SELECT id FROM inserted, pg_notify('` + ChannelAttempts + `', inserted.queue)`
 	qAttemptGet = `SELECT ` + attemptCols + ` FROM attempts WHERE id = $1`
 
 	// qAttemptClaim picks the due attempts of the queues ($1) and types ($7,
-	// any when empty) with SKIP LOCKED, hands each one of the tokens ($6)
+	// any when empty) with SKIP LOCKED, unless a limit applies to the claim
+	// (then it takes none, and the claim goes through claimLimited), hands each one of the tokens ($6)
 	// and marks their task runs running, in one statement. Each queue is
 	// read in claim order from the partial index, and stops at the limit
 	// (ORDER BY over queue = ANY($1) would sort every due attempt); with
@@ -33,14 +44,16 @@ const (
 	// taken, the others left at the end of the transaction.
 	qAttemptClaim = `WITH due AS (
 			SELECT a.id FROM (SELECT DISTINCT unnest($1::text[]) AS queue) q, LATERAL (
-				SELECT id, not_before FROM attempts
+				SELECT id, priority, not_before FROM attempts
 				WHERE status = 'queued' AND queue = q.queue AND not_before <= $2
 					AND (cardinality($7::text[]) = 0 OR type = ANY($7))
-				ORDER BY not_before, id
+				ORDER BY priority DESC, not_before, id
 				LIMIT $3
 				FOR UPDATE SKIP LOCKED
 			) a
-			ORDER BY a.not_before, a.id
+			WHERE NOT EXISTS (SELECT 1 FROM limits
+				WHERE (kind = 'queue' AND name = ANY($1)) OR kind IN ('type', 'resource'))
+			ORDER BY a.priority DESC, a.not_before, a.id
 			LIMIT $3
 		), numbered AS (
 			SELECT id, row_number() OVER (ORDER BY id) AS n FROM due
@@ -50,13 +63,31 @@ const (
 			FROM numbered JOIN unnest($6::text[]) WITH ORDINALITY AS tokens (token, n) USING (n)
 			WHERE a.id = numbered.id
 			RETURNING a.*
-		), started AS (
-			UPDATE task_runs tr SET status = 'running',
-				started_at = CASE WHEN tr.started_at = '-infinity' THEN $2 ELSE tr.started_at END
-			FROM leased
-			WHERE tr.run_id = leased.run_id AND tr.task = leased.task AND tr.idx = leased.idx
-		)
-		SELECT ` + attemptCols + ` FROM leased ORDER BY not_before, id`
+		)` + claimStart
+
+	// qAttemptCandidates is the due attempts of the queues ($1) and types
+	// ($4) outside the blocked queues ($5), types ($6) and resources ($7),
+	// up to $3 per queue, locked with SKIP LOCKED, in claim order: a claim
+	// under limits keeps those its budget allows.
+	qAttemptCandidates = `SELECT a.id, a.queue, a.type, a.resource
+		FROM (SELECT DISTINCT unnest($1::text[]) AS queue) q, LATERAL (
+			SELECT id, queue, type, resource, priority, not_before FROM attempts
+			WHERE status = 'queued' AND queue = q.queue AND not_before <= $2
+				AND (cardinality($4::text[]) = 0 OR type = ANY($4))
+				AND queue <> ALL($5) AND type <> ALL($6) AND resource <> ALL($7)
+			ORDER BY priority DESC, not_before, id
+			LIMIT $3
+			FOR UPDATE SKIP LOCKED
+		) a
+		ORDER BY a.priority DESC, a.not_before, a.id`
+	// qAttemptLease leases the attempts $1 with the tokens $5, in order.
+	qAttemptLease = `WITH leased AS (
+			UPDATE attempts a SET status = 'running', lease_token = tokens.token,
+				started_at = $2, lease_expires_at = $3, worker_id = $4
+			FROM unnest($1::bigint[], $5::text[]) AS tokens (id, token)
+			WHERE a.id = tokens.id
+			RETURNING a.*
+		)` + claimStart
 
 	// A heartbeat leaves a cancel-requested lease to run out.
 	qAttemptHeartbeat = `UPDATE attempts SET lease_expires_at =
@@ -89,8 +120,19 @@ const (
 	qAttemptNextDue = `SELECT min(head.not_before) FROM (SELECT DISTINCT unnest($1::text[]) AS queue) q, LATERAL (
 			SELECT not_before FROM attempts
 			WHERE status = 'queued' AND queue = q.queue AND (cardinality($2::text[]) = 0 OR type = ANY($2))
+				AND queue <> ALL($3) AND type <> ALL($4) AND resource <> ALL($5)
 			ORDER BY not_before LIMIT 1
 		) head`
+	// qAttemptNextDueFull is the earliest queued attempt of the queues ($1)
+	// and types ($2) held back by a full queue ($3), type ($4) or resource ($5).
+	qAttemptNextDueFull = `SELECT min(not_before) FROM attempts
+		WHERE status = 'queued' AND queue = ANY($1) AND (cardinality($2::text[]) = 0 OR type = ANY($2))
+			AND (queue = ANY($3) OR type = ANY($4) OR resource = ANY($5))`
+	// qAttemptNextDueOf is the earliest queued attempt of the queues ($1)
+	// and types ($2) whose queue, type or resource ($3, by $4) is $5.
+	qAttemptNextDueOf = `SELECT min(not_before) FROM attempts
+		WHERE status = 'queued' AND queue = ANY($1) AND (cardinality($2::text[]) = 0 OR type = ANY($2))
+			AND CASE $3::text WHEN 'queue' THEN queue WHEN 'type' THEN type ELSE resource END = $4`
 )
 
 // AttemptInsert stores a, sets its ID and notifies ChannelAttempts with its
@@ -114,7 +156,7 @@ func (t *tx) AttemptInsert(ctx context.Context, a *store.Attempt) error {
 	err = t.tx.QueryRow(ctx, qAttemptInsert, a.RunID, a.Task, a.Index, a.Number, a.Namespace,
 		a.Workflow, a.Queue, a.Type, params, int64(a.Timeout), a.Status, tz(a.NotBefore),
 		a.LeaseToken, tz(a.LeaseExpiresAt), a.WorkerID, a.CancelRequested, tz(a.CreatedAt),
-		tz(a.StartedAt), tz(a.FinishedAt), text(a.Error)).Scan(&a.ID)
+		tz(a.StartedAt), tz(a.FinishedAt), text(a.Error), a.Priority, a.Resource).Scan(&a.ID)
 	if err != nil {
 		return fmt.Errorf("postgres: attempt insert: %w", interpretError(err))
 	}
@@ -130,17 +172,69 @@ func (t *tx) AttemptGet(ctx context.Context, id int64) (*store.Attempt, error) {
 }
 
 // AttemptClaim takes up to p.Limit (at most 1000) attempts of p.Queues
-// (and of p.Types unless empty) in one statement; see the package doc.
+// (and of p.Types unless empty) in one statement when no limit applies;
+// see the package doc. When that statement took nothing, limits may
+// apply: it then locks their rows, counts the running attempts, and
+// leases the candidates the budget allows.
 func (t *tx) AttemptClaim(ctx context.Context, p *store.AttemptClaimParams) ([]*store.Attempt, error) {
 	if len(p.Queues) == 0 || p.Limit <= 0 {
 		return nil, nil
 	}
-	tokens := make([]string, min(p.Limit, maxClaim))
+	tokens := newTokens(min(p.Limit, maxClaim))
+	claimed, err := queryAll(ctx, t, scanAttempt, qAttemptClaim, p.Queues, tz(p.Now), len(tokens),
+		tz(p.Now.Add(p.LeaseFor)), p.WorkerID, tokens, orEmpty(p.Types))
+	if err != nil || len(claimed) > 0 {
+		if err != nil {
+			return nil, fmt.Errorf("postgres: attempt claim: %w", err)
+		}
+		return claimed, nil
+	}
+	budget, err := t.budget(ctx, p.Queues, p.Now)
+	if err != nil || budget.Empty() {
+		if err != nil {
+			return nil, fmt.Errorf("postgres: attempt claim: %w", err)
+		}
+		return nil, nil
+	}
+	return t.claimLimited(ctx, p, budget)
+}
+
+func newTokens(n int) []string {
+	tokens := make([]string, n)
 	for i := range tokens {
 		tokens[i] = newToken()
 	}
-	claimed, err := queryAll(ctx, t, scanAttempt, qAttemptClaim, p.Queues, tz(p.Now), len(tokens),
-		tz(p.Now.Add(p.LeaseFor)), p.WorkerID, tokens, orEmpty(p.Types))
+	return tokens
+}
+
+// claimLimited picks from a window of candidates past what is blocked.
+func (t *tx) claimLimited(ctx context.Context, p *store.AttemptClaimParams, budget *store.Budget) ([]*store.Attempt, error) {
+	bq, bt, br := budget.Blocked()
+	window := min(4*p.Limit+16, maxClaim)
+	cands, err := queryAll(ctx, t, func(sc scanner) (*store.Attempt, error) {
+		a := new(store.Attempt)
+		return a, sc.Scan(&a.ID, &a.Queue, &a.Type, &a.Resource)
+	}, qAttemptCandidates, p.Queues, tz(p.Now), window, orEmpty(p.Types), orEmpty(bq), orEmpty(bt), orEmpty(br))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: attempt claim: %w", err)
+	}
+	var ids []int64
+	for _, a := range cands {
+		if len(ids) < min(p.Limit, maxClaim) && budget.Take(a.Queue, a.Type, a.Resource) {
+			ids = append(ids, a.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	for _, l := range budget.Taken() {
+		if _, err := t.tx.Exec(ctx, qLimitBucket, l.Kind, l.Name, l.Tokens, tz(l.RefilledAt)); err != nil {
+			return nil, fmt.Errorf("postgres: attempt claim: bucket: %w", interpretError(err))
+		}
+	}
+	now := budget.Now()
+	claimed, err := queryAll(ctx, t, scanAttempt, qAttemptLease, ids, tz(now),
+		tz(now.Add(p.LeaseFor)), p.WorkerID, newTokens(len(ids)))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: attempt claim: %w", err)
 	}
@@ -201,14 +295,35 @@ func (t *tx) AttemptRelease(ctx context.Context, id int64, token string, now tim
 	return nil
 }
 
-// AttemptNextDue: an empty types means any type.
+// AttemptNextDue: an empty types means any type. It leaves out what the
+// limits block and adds when each empty bucket holding attempts refills.
 func (t *tx) AttemptNextDue(ctx context.Context, queues, types []string) (time.Time, error) {
 	var next time.Time
 	if len(queues) == 0 {
 		return next, nil
 	}
-	if err := t.tx.QueryRow(ctx, qAttemptNextDue, queues, orEmpty(types)).Scan(tsCol{&next}); err != nil {
+	budget, err := t.budget(ctx, queues, nowFunc())
+	if err != nil {
+		return next, fmt.Errorf("postgres: attempt next due: %w", err)
+	}
+	bq, bt, br := budget.Blocked()
+	err = t.tx.QueryRow(ctx, qAttemptNextDue, queues, orEmpty(types), orEmpty(bq), orEmpty(bt), orEmpty(br)).Scan(tsCol{&next})
+	if err != nil {
 		return time.Time{}, fmt.Errorf("postgres: attempt next due: %w", interpretError(err))
+	}
+	for _, w := range budget.Waits() {
+		var due time.Time
+		if err := t.tx.QueryRow(ctx, qAttemptNextDueOf, queues, orEmpty(types), w.Kind, w.Name).Scan(tsCol{&due}); err != nil {
+			return time.Time{}, fmt.Errorf("postgres: attempt next due: %w", interpretError(err))
+		}
+		next = store.EarliestWait(next, due, w.At)
+	}
+	if fq, ft, fr := budget.Full(); len(fq)+len(ft)+len(fr) > 0 {
+		var due time.Time
+		if err := t.tx.QueryRow(ctx, qAttemptNextDueFull, queues, orEmpty(types), orEmpty(fq), orEmpty(ft), orEmpty(fr)).Scan(tsCol{&due}); err != nil {
+			return time.Time{}, fmt.Errorf("postgres: attempt next due: %w", interpretError(err))
+		}
+		next = store.EarliestWait(next, due, nowFunc().Add(store.LimitRecheck))
 	}
 	return next, nil
 }

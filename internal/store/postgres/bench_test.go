@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"context"
 	"strconv"
 	"testing"
 	"time"
@@ -93,5 +94,51 @@ func BenchmarkClaimParallel(b *testing.B) {
 				return
 			}
 		}
+	})
+}
+
+// BenchmarkClaimFinishParallel is workers claiming ten attempts and
+// finishing them, in two transactions, from one deep queue at once; its
+// ns/op is per claim and finish. Under "limited" the queue has a limit
+// that never binds: the cost of locking the limit row and counting the
+// running attempts in every claim (claims of the queue then take turns).
+func BenchmarkClaimFinishParallel(b *testing.B) {
+	for _, limited := range []bool{false, true} {
+		b.Run(map[bool]string{false: "free", true: "limited"}[limited], func(b *testing.B) {
+			s := open(b, postgres.MaxConns(16))
+			insertRuns(b, s, "r")
+			enqueue(b, s, "q", 10*b.N)
+			if limited {
+				require.NoError(b, s.Tx(b.Context(), func(tx store.Tx) error {
+					return tx.LimitPut(b.Context(), &store.Limit{Kind: store.LimitQueue, Name: "q", MaxRunning: 1 << 30})
+				}))
+			}
+			b.SetParallelism(4)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					got, err := claimIn(b.Context(), s, "w", 10)
+					if err == nil {
+						err = finishAll(b.Context(), s, got)
+					}
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+func finishAll(ctx context.Context, s store.Store, as []*store.Attempt) error {
+	return s.Tx(ctx, func(tx store.Tx) error {
+		for _, a := range as {
+			_, err := tx.AttemptFinish(ctx, &store.AttemptFinishParams{ID: a.ID, Token: a.LeaseToken, Status: store.AttemptSucceeded, Now: time.Now()})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }

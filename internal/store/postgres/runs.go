@@ -12,7 +12,7 @@ const (
 	// qRunInsert reports a duplicate id by inserting nothing: a unique
 	// violation would abort the whole transaction.
 	qRunInsert = `INSERT INTO runs (` + runCols + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
 		ON CONFLICT (id) DO NOTHING`
 	qRunGet       = `SELECT ` + runCols + ` FROM runs WHERE id = $1`
 	qRunGetLocked = qRunGet + ` FOR UPDATE`
@@ -23,7 +23,12 @@ const (
 		WHERE namespace = $1 AND workflow = $2 AND status IN ('running', 'waiting')`
 	qRunNextQueued = `SELECT ` + runCols + ` FROM runs
 		WHERE namespace = $1 AND workflow = $2 AND status = 'queued'
-		ORDER BY created_at, id LIMIT 1`
+		ORDER BY priority DESC, created_at, id LIMIT 1`
+	qRunCountActiveKey = `SELECT count(*) FROM runs
+		WHERE namespace = $1 AND workflow = $2 AND concurrency_key = $3 AND status IN ('running', 'waiting')`
+	qRunNextQueuedKey = `SELECT ` + runCols + ` FROM runs
+		WHERE namespace = $1 AND workflow = $2 AND concurrency_key = $3 AND status = 'queued'
+		ORDER BY priority DESC, created_at, id LIMIT 1`
 )
 
 // runMaps encodes a run's inputs and outputs.
@@ -47,7 +52,7 @@ func (t *tx) RunInsert(ctx context.Context, r *store.Run) error {
 	tag, err := t.tx.Exec(ctx, qRunInsert, r.ID, r.Namespace, r.Workflow, r.Version, r.Status,
 		inputs, outputs, text(r.Error), r.Attempt, r.Compensating, r.ParentRunID, r.ParentTask,
 		r.ParentIndex, r.Seq, tz(r.CreatedAt), tz(r.StartedAt), tz(r.FinishedAt), tz(r.Deadline),
-		r.CreatedBy, tz(r.UpdatedAt), tz(r.SLABreachedAt))
+		r.CreatedBy, tz(r.UpdatedAt), tz(r.SLABreachedAt), r.ConcurrencyKey, r.Priority)
 	if err == nil && tag.RowsAffected() == 0 {
 		err = fmt.Errorf("%w: run %s exists", store.ErrConflict, r.ID)
 	}
@@ -136,6 +141,28 @@ func (t *tx) RunNextQueued(ctx context.Context, namespace, workflow string) (*st
 	r, err := scanRun(t.tx.QueryRow(ctx, qRunNextQueued, namespace, workflow))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: next queued run of %s/%s: %w", namespace, workflow, interpretError(err))
+	}
+	return r, nil
+}
+
+// RunCountActiveKey inside Tx first takes an advisory lock on (workflow,
+// key), held until the transaction ends: two transactions cannot both
+// count the last free slot of a key.
+func (t *tx) RunCountActiveKey(ctx context.Context, namespace, workflow, key string) (int, error) {
+	if err := t.lock(ctx, lockConcurrencyKey, namespace+"/"+workflow+"#"+key); err != nil {
+		return 0, fmt.Errorf("postgres: run count: %w", err)
+	}
+	var n int
+	if err := t.tx.QueryRow(ctx, qRunCountActiveKey, namespace, workflow, key).Scan(&n); err != nil {
+		return 0, fmt.Errorf("postgres: run count: %w", interpretError(err))
+	}
+	return n, nil
+}
+
+func (t *tx) RunNextQueuedKey(ctx context.Context, namespace, workflow, key string) (*store.Run, error) {
+	r, err := scanRun(t.tx.QueryRow(ctx, qRunNextQueuedKey, namespace, workflow, key))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: next queued run of %s/%s key %q: %w", namespace, workflow, key, interpretError(err))
 	}
 	return r, nil
 }

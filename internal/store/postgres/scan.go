@@ -19,7 +19,7 @@ func scanVersion(sc scanner) (*store.WorkflowVersion, error) {
 
 const runCols = `id, namespace, workflow, version, status, inputs, outputs, error, attempt,
 	compensating, parent_run_id, parent_task, parent_index, seq, created_at, started_at,
-	finished_at, deadline, created_by, updated_at, sla_breached_at`
+	finished_at, deadline, created_by, updated_at, sla_breached_at, concurrency_key, priority`
 
 func scanRun(sc scanner) (*store.Run, error) {
 	r := new(store.Run)
@@ -27,7 +27,7 @@ func scanRun(sc scanner) (*store.Run, error) {
 		jsonCol{&r.Inputs}, jsonCol{&r.Outputs}, &r.Error, &r.Attempt, &r.Compensating,
 		&r.ParentRunID, &r.ParentTask, &r.ParentIndex, &r.Seq,
 		tsCol{&r.CreatedAt}, tsCol{&r.StartedAt}, tsCol{&r.FinishedAt}, tsCol{&r.Deadline},
-		&r.CreatedBy, tsCol{&r.UpdatedAt}, tsCol{&r.SLABreachedAt})
+		&r.CreatedBy, tsCol{&r.UpdatedAt}, tsCol{&r.SLABreachedAt}, &r.ConcurrencyKey, &r.Priority)
 }
 
 const taskRunCols = `run_id, task, idx, status, attempts, output, error, items, seq,
@@ -44,7 +44,7 @@ func scanTaskRun(sc scanner) (*store.TaskRun, error) {
 // returns a.*).
 const attemptCols = `id, run_id, task, idx, number, namespace, workflow, queue, type, params,
 	timeout_ns, status, not_before, lease_token, lease_expires_at, worker_id, cancel_requested,
-	created_at, started_at, finished_at, error`
+	created_at, started_at, finished_at, error, priority, resource`
 
 func scanAttempt(sc scanner) (*store.Attempt, error) {
 	a := new(store.Attempt)
@@ -53,7 +53,7 @@ func scanAttempt(sc scanner) (*store.Attempt, error) {
 		&a.Workflow, &a.Queue, &a.Type, jsonCol{&a.Params}, &timeout, &a.Status,
 		tsCol{&a.NotBefore}, &a.LeaseToken, tsCol{&a.LeaseExpiresAt}, &a.WorkerID,
 		&a.CancelRequested, tsCol{&a.CreatedAt}, tsCol{&a.StartedAt}, tsCol{&a.FinishedAt},
-		&a.Error)
+		&a.Error, &a.Priority, &a.Resource)
 	a.Timeout = time.Duration(timeout)
 	return a, err
 }

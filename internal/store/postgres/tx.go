@@ -89,10 +89,11 @@ func (t *tx) appendLocked(ctx context.Context, class int32, runIDs []string, set
 
 // Advisory lock classes: the first key of pg_advisory_xact_lock(int, int).
 const (
-	lockWorkflow  int32 = 0x4c470001 + iota // a workflow's versions and concurrency slots
-	lockRunLogs                             // a run's log sequence
-	lockRunEvents                           // a run's event sequence
-	lockEventType                           // the inbox and the waits of one (namespace, event type)
+	lockWorkflow       int32 = 0x4c470001 + iota // a workflow's versions and concurrency slots
+	lockRunLogs                                  // a run's log sequence
+	lockRunEvents                                // a run's event sequence
+	lockEventType                                // the inbox and the waits of one (namespace, event type)
+	lockConcurrencyKey                           // the concurrency slots of a (workflow, key)
 )
 
 // interpretError maps PostgreSQL's errors to the store's sentinels, keeping

@@ -14,13 +14,13 @@ import (
 
 const attemptCols = `id, run_id, task, idx, number, namespace, workflow, queue, type, params,
 	timeout_ns, status, not_before, lease_token, lease_expires_at, worker_id, cancel_requested,
-	created_at, started_at, finished_at, error`
+	created_at, started_at, finished_at, error, priority, resource`
 
 var (
 	qAttemptInsert = prep(`INSERT INTO attempts (run_id, task, idx, number, namespace, workflow,
 		queue, type, params, timeout_ns, status, not_before, lease_token, lease_expires_at,
-		worker_id, cancel_requested, created_at, started_at, finished_at, error)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		worker_id, cancel_requested, created_at, started_at, finished_at, error, priority, resource)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	qAttemptGet       = prep(`SELECT ` + attemptCols + ` FROM attempts WHERE id = ?`)
 	qAttemptHeartbeat = prep(`UPDATE attempts SET lease_expires_at =
 			CASE WHEN cancel_requested THEN lease_expires_at ELSE ? END
@@ -52,7 +52,7 @@ func scanAttempt(sc scanner) (*store.Attempt, error) {
 	err := sc.Scan(&a.ID, &a.RunID, &a.Task, &a.Index, &a.Number, &a.Namespace, &a.Workflow,
 		&a.Queue, &a.Type, jsonCol{&a.Params}, &timeout, &a.Status, microTime{&a.NotBefore},
 		&a.LeaseToken, microTime{&a.LeaseExpiresAt}, &a.WorkerID, &a.CancelRequested,
-		microTime{&a.CreatedAt}, microTime{&a.StartedAt}, microTime{&a.FinishedAt}, &a.Error)
+		microTime{&a.CreatedAt}, microTime{&a.StartedAt}, microTime{&a.FinishedAt}, &a.Error, &a.Priority, &a.Resource)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +80,7 @@ func (t *tx) AttemptInsert(ctx context.Context, a *store.Attempt) error {
 	res, err := t.exec(ctx, qAttemptInsert, a.RunID, a.Task, a.Index, a.Number, a.Namespace,
 		a.Workflow, a.Queue, a.Type, params, int64(a.Timeout), a.Status, toMicros(a.NotBefore),
 		a.LeaseToken, toMicros(a.LeaseExpiresAt), a.WorkerID, a.CancelRequested,
-		toMicros(a.CreatedAt), toMicros(a.StartedAt), toMicros(a.FinishedAt), a.Error)
+		toMicros(a.CreatedAt), toMicros(a.StartedAt), toMicros(a.FinishedAt), a.Error, a.Priority, a.Resource)
 	if err != nil {
 		return fmt.Errorf("sqlite: attempt insert: %w", interpretError(err))
 	}
@@ -98,40 +98,51 @@ func (t *tx) AttemptGet(ctx context.Context, id int64) (*store.Attempt, error) {
 	return a, nil
 }
 
-// AttemptClaim takes three statements whatever the number of attempts:
-// pick the due ones, lease each with its own token, mark their task runs.
+// AttemptClaim takes three statements whatever the number of attempts
+// (five under limits): pick the due ones, lease each with its own token,
+// mark their task runs. Under limits it reads a window of candidates past
+// the blocked queues, types and resources and keeps those the budget allows.
 func (t *tx) AttemptClaim(ctx context.Context, p *store.AttemptClaimParams) ([]*store.Attempt, error) {
 	if len(p.Queues) == 0 || p.Limit <= 0 {
 		return nil, nil
 	}
-	now := toMicros(p.Now)
-	args := make([]any, 0, len(p.Queues)+2)
-	for _, q := range p.Queues {
-		args = append(args, q)
+	budget, err := t.budget(ctx, p.Now)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: attempt claim: %w", err)
 	}
-	typeFilter := ""
-	if len(p.Types) > 0 {
-		typeFilter = ` AND type IN (` + placeholders(len(p.Types)) + `)`
-		for _, ty := range p.Types {
-			args = append(args, ty)
-		}
+	now := toMicros(budget.Now())
+	where, args := queuedFilter(p.Queues, p.Types, budget)
+	window := p.Limit
+	if !budget.Empty() {
+		window = min(4*p.Limit+16, 1000)
 	}
-	args = append(args, now, p.Limit)
-	rows, err := t.query(ctx, `SELECT id FROM attempts
-		WHERE status = 'queued' AND queue IN (`+placeholders(len(p.Queues))+`)`+typeFilter+` AND not_before <= ?
-		ORDER BY not_before, id LIMIT ?`, args...)
-	ids, err := collect(rows, err, func(sc scanner) (*int64, error) {
-		var id int64
-		return &id, sc.Scan(&id)
+	args = append(args, now, window)
+	rows, err := t.query(ctx, `SELECT id, queue, type, resource FROM attempts
+		WHERE `+where+` AND not_before <= ?
+		ORDER BY priority DESC, not_before, id LIMIT ?`, args...)
+	cands, err := collect(rows, err, func(sc scanner) (*store.Attempt, error) {
+		var a store.Attempt
+		return &a, sc.Scan(&a.ID, &a.Queue, &a.Type, &a.Resource)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: attempt claim: %w", err)
 	}
+	var ids []*int64
+	for _, a := range cands {
+		if len(ids) < p.Limit && budget.Take(a.Queue, a.Type, a.Resource) {
+			ids = append(ids, &a.ID)
+		}
+	}
 	if len(ids) == 0 {
 		return nil, nil
 	}
+	for _, l := range budget.Taken() {
+		if _, err := t.exec(ctx, qLimitBucket, l.Tokens, toMicros(l.RefilledAt), l.Kind, l.Name); err != nil {
+			return nil, fmt.Errorf("sqlite: attempt claim: bucket: %w", interpretError(err))
+		}
+	}
 
-	expires := toMicros(p.Now.Add(p.LeaseFor))
+	expires := toMicros(budget.Now().Add(p.LeaseFor))
 	args = args[:0]
 	values := make([]string, len(ids))
 	for i, id := range ids {
@@ -149,6 +160,9 @@ func (t *tx) AttemptClaim(ctx context.Context, p *store.AttemptClaimParams) ([]*
 		return nil, fmt.Errorf("sqlite: attempt claim: %w", err)
 	}
 	slices.SortFunc(claimed, func(a, b *store.Attempt) int {
+		if c := cmp.Compare(b.Priority, a.Priority); c != 0 {
+			return c
+		}
 		if c := a.NotBefore.Compare(b.NotBefore); c != 0 {
 			return c
 		}
@@ -272,29 +286,73 @@ func (t *tx) AttemptRelease(ctx context.Context, id int64, token string, now tim
 	return nil
 }
 
+// AttemptNextDue leaves out the attempts of blocked queues, types and
+// resources, and adds when each empty bucket holding due attempts refills.
 func (t *tx) AttemptNextDue(ctx context.Context, queues, types []string) (time.Time, error) {
 	if len(queues) == 0 {
 		return time.Time{}, nil
 	}
-	args := make([]any, 0, len(queues)+len(types))
-	for _, q := range queues {
-		args = append(args, q)
-	}
-	typeFilter := ""
-	if len(types) > 0 {
-		typeFilter = ` AND type IN (` + placeholders(len(types)) + `)`
-		for _, ty := range types {
-			args = append(args, ty)
-		}
-	}
-	var next *int64
-	err := t.queryRow(ctx, `SELECT min(not_before) FROM attempts
-		WHERE status = 'queued' AND queue IN (`+placeholders(len(queues))+`)`+typeFilter, args...).Scan(&next)
+	budget, err := t.budget(ctx, nowFunc())
 	if err != nil {
-		return time.Time{}, fmt.Errorf("sqlite: attempt next due: %w", interpretError(err))
+		return time.Time{}, fmt.Errorf("sqlite: attempt next due: %w", err)
 	}
-	if next == nil {
-		return time.Time{}, nil
+	minDue := func(extra string, extraArgs []any, b *store.Budget) (time.Time, error) {
+		where, args := queuedFilter(queues, types, b)
+		var next *int64
+		err := t.queryRow(ctx, `SELECT min(not_before) FROM attempts WHERE `+where+extra, append(args, extraArgs...)...).Scan(&next)
+		if err != nil || next == nil {
+			return time.Time{}, interpretError(err)
+		}
+		return fromMicros(*next), nil
 	}
-	return fromMicros(*next), nil
+	next, err := minDue("", nil, budget)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("sqlite: attempt next due: %w", err)
+	}
+	for _, w := range budget.Waits() {
+		due, err := minDue(" AND "+string(w.Kind)+" = ?", []any{w.Name}, nil)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("sqlite: attempt next due: %w", err)
+		}
+		next = store.EarliestWait(next, due, w.At)
+	}
+	if fq, ft, fr := budget.Full(); len(fq)+len(ft)+len(fr) > 0 {
+		var conds []string
+		var args []any
+		for col, names := range map[string][]string{"queue": fq, "type": ft, "resource": fr} {
+			if len(names) > 0 {
+				conds = append(conds, col+` IN (`+placeholders(len(names))+`)`)
+				for _, n := range names {
+					args = append(args, n)
+				}
+			}
+		}
+		due, err := minDue(" AND ("+strings.Join(conds, " OR ")+")", args, nil)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("sqlite: attempt next due: %w", err)
+		}
+		next = store.EarliestWait(next, due, nowFunc().Add(store.LimitRecheck))
+	}
+	return next, nil
+}
+
+// queuedFilter is the WHERE clause of the queued attempts of queues and
+// types (any when empty) outside what b blocks (nothing when b is nil).
+func queuedFilter(queues, types []string, b *store.Budget) (string, []any) {
+	var args []any
+	in := func(col, op string, vals []string) string {
+		if len(vals) == 0 {
+			return ""
+		}
+		for _, v := range vals {
+			args = append(args, v)
+		}
+		return ` AND ` + col + ` ` + op + ` (` + placeholders(len(vals)) + `)`
+	}
+	where := `status = 'queued'` + in("queue", "IN", queues) + in("type", "IN", types)
+	if b != nil {
+		bq, bt, br := b.Blocked()
+		where += in("queue", "NOT IN", bq) + in("type", "NOT IN", bt) + in("resource", "NOT IN", br)
+	}
+	return where, args
 }

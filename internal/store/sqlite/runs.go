@@ -10,11 +10,11 @@ import (
 
 const runCols = `id, namespace, workflow, version, status, inputs, outputs, error, attempt,
 	compensating, parent_run_id, parent_task, parent_index, seq, created_at, started_at,
-	finished_at, deadline, created_by, updated_at, sla_breached_at`
+	finished_at, deadline, created_by, updated_at, sla_breached_at, concurrency_key, priority`
 
 var (
 	qRunInsert = prep(`INSERT INTO runs (` + runCols + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	qRunGet    = prep(`SELECT ` + runCols + ` FROM runs WHERE id = ?`)
 	qRunUpdate = prep(`UPDATE runs SET version = ?, status = ?, inputs = ?, outputs = ?,
 		error = ?, attempt = ?, compensating = ?, seq = ?, started_at = ?, finished_at = ?,
@@ -23,7 +23,12 @@ var (
 		WHERE namespace = ? AND workflow = ? AND status IN ('running', 'waiting')`)
 	qRunNextQueued = prep(`SELECT ` + runCols + ` FROM runs
 		WHERE namespace = ? AND workflow = ? AND status = 'queued'
-		ORDER BY created_at, id LIMIT 1`)
+		ORDER BY priority DESC, created_at, id LIMIT 1`)
+	qRunCountActiveKey = prep(`SELECT count(*) FROM runs
+		WHERE namespace = ? AND workflow = ? AND concurrency_key = ? AND status IN ('running', 'waiting')`)
+	qRunNextQueuedKey = prep(`SELECT ` + runCols + ` FROM runs
+		WHERE namespace = ? AND workflow = ? AND concurrency_key = ? AND status = 'queued'
+		ORDER BY priority DESC, created_at, id LIMIT 1`)
 )
 
 func scanRun(sc scanner) (*store.Run, error) {
@@ -32,7 +37,7 @@ func scanRun(sc scanner) (*store.Run, error) {
 		jsonCol{&r.Outputs}, &r.Error, &r.Attempt, &r.Compensating, &r.ParentRunID, &r.ParentTask,
 		&r.ParentIndex, &r.Seq, microTime{&r.CreatedAt}, microTime{&r.StartedAt},
 		microTime{&r.FinishedAt}, microTime{&r.Deadline}, &r.CreatedBy, microTime{&r.UpdatedAt},
-		microTime{&r.SLABreachedAt})
+		microTime{&r.SLABreachedAt}, &r.ConcurrencyKey, &r.Priority)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +60,7 @@ func (t *tx) RunInsert(ctx context.Context, r *store.Run) error {
 	_, err = t.exec(ctx, qRunInsert, r.ID, r.Namespace, r.Workflow, r.Version, r.Status, inputs,
 		outputs, r.Error, r.Attempt, r.Compensating, r.ParentRunID, r.ParentTask, r.ParentIndex,
 		r.Seq, toMicros(r.CreatedAt), toMicros(r.StartedAt), toMicros(r.FinishedAt),
-		toMicros(r.Deadline), r.CreatedBy, toMicros(r.UpdatedAt), toMicros(r.SLABreachedAt))
+		toMicros(r.Deadline), r.CreatedBy, toMicros(r.UpdatedAt), toMicros(r.SLABreachedAt), r.ConcurrencyKey, r.Priority)
 	if err != nil {
 		return fmt.Errorf("sqlite: run insert %s: %w", r.ID, interpretError(err))
 	}
@@ -141,6 +146,23 @@ func (t *tx) RunNextQueued(ctx context.Context, namespace, workflow string) (*st
 	r, err := scanRun(t.queryRow(ctx, qRunNextQueued, namespace, workflow))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: next queued run of %s/%s: %w", namespace, workflow, interpretError(err))
+	}
+	return r, nil
+}
+
+// RunCountActiveKey needs no lock: SQLite serializes write transactions.
+func (t *tx) RunCountActiveKey(ctx context.Context, namespace, workflow, key string) (int, error) {
+	var n int
+	if err := t.queryRow(ctx, qRunCountActiveKey, namespace, workflow, key).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: run count: %w", interpretError(err))
+	}
+	return n, nil
+}
+
+func (t *tx) RunNextQueuedKey(ctx context.Context, namespace, workflow, key string) (*store.Run, error) {
+	r, err := scanRun(t.queryRow(ctx, qRunNextQueuedKey, namespace, workflow, key))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: next queued run of %s/%s key %q: %w", namespace, workflow, key, interpretError(err))
 	}
 	return r, nil
 }

@@ -57,6 +57,8 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Outbox", func(t *testing.T) { t.Parallel(); testOutbox(t, open) })
 	t.Run("QueueStats", func(t *testing.T) { t.Parallel(); testQueueStats(t, open) })
 	t.Run("Stats", func(t *testing.T) { t.Parallel(); testStats(t, open) })
+	t.Run("Priority", func(t *testing.T) { t.Parallel(); testPriority(t, open) })
+	t.Run("Limits", func(t *testing.T) { t.Parallel(); testLimits(t, open) })
 }
 
 // ExerciseReopen checks that committed data survives Close and a new open.
