@@ -37,7 +37,7 @@ type WorkflowStats struct {
 	ExceptionRate       *float64    `json:"exception_rate" doc:"(failed + canceled) / finished; null when none finished"`
 	CycleTimeP50Seconds *float64    `json:"cycle_time_p50_seconds" doc:"Median of created-to-finished of the finished runs (nearest rank); null when none finished"`
 	CycleTimeP95Seconds *float64    `json:"cycle_time_p95_seconds" doc:"95th percentile of the same"`
-	SLACompliance       *float64    `json:"sla_compliance" doc:"Share of finished runs that met their SLA; null: SLA outcomes are not recorded yet (see notes)"`
+	SLACompliance       *float64    `json:"sla_compliance" doc:"Share of the finished runs that met their run SLA; null when the workflow (its latest version) declares no run sla, or no run finished"`
 	SlowestTasks        []TaskStats `json:"slowest_tasks" doc:"Up to 5 tasks by p95 duration, slowest first"`
 }
 
@@ -64,8 +64,8 @@ const slowestTasks = 5
 // maxWindow bounds the window of GET /stats.
 const maxWindow = 366 * 24 * time.Hour
 
-// noSLANote explains the null SLA compliance.
-const noSLANote = "sla_compliance is null: this server records no SLA outcomes yet"
+// noSLANote explains a null SLA compliance.
+const noSLANote = "sla_compliance is null for a workflow whose latest version declares no run sla, or with no run finished in the window"
 
 func (s *server) registerStats(api huma.API) {
 	huma.Register(api, huma.Operation{
@@ -102,7 +102,13 @@ func (s *server) stats(ctx context.Context, in *statsInput) (*statsOutput, error
 		tasks[k] = append(tasks[k], TaskStats{Task: t.Task, Count: t.Count, P50Seconds: t.P50.Seconds(), P95Seconds: t.P95.Seconds()})
 	}
 	for _, w := range ws {
-		out.Workflows = append(out.Workflows, toWorkflowStats(w, tasks[[2]string{w.Namespace, w.Workflow}]))
+		ow := toWorkflowStats(w, tasks[[2]string{w.Namespace, w.Workflow}])
+		if wf, _, err := s.eng.LatestWorkflow(ctx, w.Namespace, w.Workflow); err == nil && wf.SLA != nil {
+			if ow.Finished > 0 {
+				ow.SLACompliance = ptr(1 - float64(w.Breached)/float64(ow.Finished))
+			}
+		}
+		out.Workflows = append(out.Workflows, ow)
 	}
 	return &statsOutput{Body: out}, nil
 }

@@ -130,11 +130,7 @@ func schemaDSN(t *testing.T) string {
 	defer conn.Close(context.WithoutCancel(t.Context()))
 	_, err = conn.Exec(t.Context(), "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize())
 	require.NoError(t, err)
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	return dsn + sep + "search_path=" + schema
+	return pgtest.WithSearchPath(dsn, schema)
 }
 
 func (b *bundle) call(t *testing.T, method, path string, body any, out any) int {

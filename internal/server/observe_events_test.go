@@ -45,4 +45,24 @@ tasks:
 		h := fam.GetMetric()[0].GetHistogram()
 		return breaches == 1 && h.GetSampleCount() == 1 && h.GetSampleSum() >= 0 && h.GetSampleSum() < 10
 	}, 15*time.Second, 20*time.Millisecond)
+
+	// The late run counts against the workflow's SLA compliance; a workflow
+	// without an SLA has none.
+	var stats struct {
+		Workflows []struct {
+			Workflow      string   `json:"workflow"`
+			Finished      int      `json:"finished"`
+			SLACompliance *float64 `json:"sla_compliance"`
+		} `json:"workflows"`
+	}
+	require.Equal(t, http.StatusOK, s.do(t, http.MethodGet, "/api/v1/stats?window=1h", s.token, nil, &stats))
+	require.Len(t, stats.Workflows, 1)
+	require.Equal(t, "poked", stats.Workflows[0].Workflow)
+	require.Equal(t, 1, stats.Workflows[0].Finished)
+	require.NotNil(t, stats.Workflows[0].SLACompliance)
+	require.Equal(t, 0.0, *stats.Workflows[0].SLACompliance)
+	require.Equal(t, "succeeded", s.runToEnd(t, false).Status)
+	require.Equal(t, http.StatusOK, s.do(t, http.MethodGet, "/api/v1/stats?window=1h&workflow=obs", s.token, nil, &stats))
+	require.Len(t, stats.Workflows, 1)
+	require.Nil(t, stats.Workflows[0].SLACompliance, "obs declares no SLA")
 }

@@ -90,6 +90,14 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer unlock()
 
+	// Listen first: with port 0 the bound address names the node.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+	cfg.Addr = ln.Addr().String()
+
 	st, listen, err := openStore(ctx, &cfg, log)
 	if err != nil {
 		return err
@@ -133,10 +141,6 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	verifier := auth.NewVerifier(st)
 	srv := &http.Server{
 		Handler: obs.handler(api.New(api.Config{

@@ -39,6 +39,8 @@ type WorkflowStats struct {
 	// runs' cycle time, CreatedAt to FinishedAt; zero when none finished.
 	CycleP50 time.Duration
 	CycleP95 time.Duration
+	// Breached counts the finished runs that missed their SLA.
+	Breached int
 }
 
 // TaskStats are the durations of one task of a workflow over the task runs

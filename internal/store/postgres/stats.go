@@ -17,17 +17,18 @@ const (
 		FROM attempts WHERE status = 'queued' GROUP BY queue ORDER BY queue`
 	qRunStats = `WITH w AS (
 			SELECT namespace, workflow, status,
+				coalesce(sla_breached_at > '-infinity', false) AS breached,
 				CASE WHEN status IN ('succeeded', 'failed', 'canceled')
 					THEN (extract(epoch FROM finished_at - created_at) * 1000000)::bigint END AS d
 			FROM runs
 			WHERE created_at >= $3 AND created_at < $4 AND ($1 = '' OR namespace = $1) AND ($2 = '' OR workflow = $2)
 		), r AS (
-			SELECT namespace, workflow, status, d,
+			SELECT namespace, workflow, status, breached, d,
 				row_number() OVER (PARTITION BY namespace, workflow, d IS NULL ORDER BY d) AS rn,
 				count(d) OVER (PARTITION BY namespace, workflow) AS n
 			FROM w
 		)
-		SELECT namespace, workflow, count(*),
+		SELECT namespace, workflow, count(*), count(*) FILTER (WHERE breached AND d IS NOT NULL),
 			count(*) FILTER (WHERE status = 'succeeded'),
 			count(*) FILTER (WHERE status = 'failed'),
 			count(*) FILTER (WHERE status = 'canceled'),
@@ -82,7 +83,7 @@ func (t *tx) RunStats(ctx context.Context, p *store.StatsParams) ([]*store.Workf
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*store.WorkflowStats, error) {
 		var w store.WorkflowStats
 		var p50, p95 int64
-		err := row.Scan(&w.Namespace, &w.Workflow, &w.Runs, &w.Succeeded, &w.Failed, &w.Canceled, &p50, &p95)
+		err := row.Scan(&w.Namespace, &w.Workflow, &w.Runs, &w.Breached, &w.Succeeded, &w.Failed, &w.Canceled, &p50, &p95)
 		w.CycleP50, w.CycleP95 = time.Duration(p50)*time.Microsecond, time.Duration(p95)*time.Microsecond
 		return &w, err
 	})

@@ -15,17 +15,17 @@ const (
 	qQueueStats = `SELECT queue, count(*), coalesce(min(CASE WHEN not_before <= ? THEN not_before END), 0)
 		FROM attempts WHERE status = 'queued' GROUP BY queue ORDER BY queue`
 	qRunStats = `WITH w AS (
-			SELECT namespace, workflow, status,
+			SELECT namespace, workflow, status, sla_breached_at <> 0 AS breached,
 				CASE WHEN status IN ('succeeded', 'failed', 'canceled') THEN finished_at - created_at END AS d
 			FROM runs
 			WHERE created_at >= ?3 AND created_at < ?4 AND (?1 = '' OR namespace = ?1) AND (?2 = '' OR workflow = ?2)
 		), r AS (
-			SELECT namespace, workflow, status, d,
+			SELECT namespace, workflow, status, breached, d,
 				row_number() OVER (PARTITION BY namespace, workflow, d IS NULL ORDER BY d) AS rn,
 				count(d) OVER (PARTITION BY namespace, workflow) AS n
 			FROM w
 		)
-		SELECT namespace, workflow, count(*),
+		SELECT namespace, workflow, count(*), sum(breached AND d IS NOT NULL),
 			sum(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END),
 			sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END),
 			sum(CASE WHEN status = 'canceled' THEN 1 ELSE 0 END),
@@ -74,7 +74,7 @@ func (t *tx) RunStats(ctx context.Context, p *store.StatsParams) ([]*store.Workf
 	out, err := collect(rows, err, func(sc scanner) (*store.WorkflowStats, error) {
 		var w store.WorkflowStats
 		var p50, p95 int64
-		err := sc.Scan(&w.Namespace, &w.Workflow, &w.Runs, &w.Succeeded, &w.Failed, &w.Canceled, &p50, &p95)
+		err := sc.Scan(&w.Namespace, &w.Workflow, &w.Runs, &w.Breached, &w.Succeeded, &w.Failed, &w.Canceled, &p50, &p95)
 		w.CycleP50, w.CycleP95 = time.Duration(p50)*time.Microsecond, time.Duration(p95)*time.Microsecond
 		return &w, err
 	})

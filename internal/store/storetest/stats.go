@@ -63,6 +63,9 @@ func testStats(t *testing.T, open func(t *testing.T) store.Store) {
 		for _, sr := range runs {
 			r := newRun(sr.id, "ns", sr.wf, at(sr.created))
 			r.Status = sr.status
+			if sr.id == "f1" || sr.id == "p1" {
+				r.SLABreachedAt = r.CreatedAt.Add(time.Second) // missed their SLA
+			}
 			if sr.status.Terminal() {
 				r.StartedAt, r.FinishedAt = r.CreatedAt, r.CreatedAt.Add(sr.cycle)
 			}
@@ -85,7 +88,7 @@ func testStats(t *testing.T, open func(t *testing.T) store.Store) {
 		require.Equal(t, []*store.WorkflowStats{
 			{Namespace: "ns", Workflow: "other", Runs: 1, Succeeded: 1, CycleP50: 5 * time.Second, CycleP95: 5 * time.Second},
 			// cycle times 1, 2, 3, 10, 20 s: nearest rank 3 of 5 and 5 of 5
-			{Namespace: "ns", Workflow: "wf", Runs: 6, Succeeded: 3, Failed: 1, Canceled: 1, CycleP50: 3 * time.Second, CycleP95: 20 * time.Second},
+			{Namespace: "ns", Workflow: "wf", Runs: 6, Succeeded: 3, Failed: 1, Canceled: 1, CycleP50: 3 * time.Second, CycleP95: 20 * time.Second, Breached: 1}, // p1 is late but not finished
 		}, ws)
 		ts, err := tx.TaskStats(ctx, p)
 		require.NoError(t, err)

@@ -87,3 +87,9 @@ func TestClusterRestart(t *testing.T) {
 	require.NoError(t, conn.QueryRow(ctx, "SELECT v FROM kept").Scan(&v))
 	require.Equal(t, 42, v)
 }
+
+func TestWithSearchPath(t *testing.T) {
+	require.Equal(t, "postgres://u@h/db?search_path=s", WithSearchPath("postgres://u@h/db", "s"))
+	require.Equal(t, "postgres://u@h/db?sslmode=disable&search_path=s", WithSearchPath("postgres://u@h/db?sslmode=disable", "s"))
+	require.Equal(t, "host=/tmp port=5 search_path=s", WithSearchPath("host=/tmp port=5", "s"))
+}
