@@ -286,6 +286,18 @@ func exampleCases() []exampleCase {
 			},
 		},
 		{
+			name: "nightly-report", workflow: "nightly-report", status: "succeeded",
+			check: func(t *testing.T, s *server, r *Run) {
+				requireTask(t, r, "collect", "succeeded")
+				require.Equal(t, "published the report of 2026-03-02T06:00:00+01:00", r.Outputs["report"])
+				// Its cron trigger is a schedule with a next fire time.
+				res := s.cli("schedules", "list", "--workflow", "nightly-report", "-o", "json")
+				require.Equal(t, 0, res.code, "%s", res)
+				require.Contains(t, res.stdout, `"name": "weekdays"`)
+				require.Contains(t, res.stdout, `"next_fire_at": "`)
+			},
+		},
+		{
 			name: "cloud-provisioning/two-regions", workflow: "cloud-provisioning", status: "succeeded",
 			inputs: []string{"env=prod", `regions=["eu-west-1","eu-central-1"]`},
 			check: func(t *testing.T, s *server, r *Run) {

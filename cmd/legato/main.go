@@ -107,6 +107,8 @@ func (a *app) rootCmd() *cobra.Command {
 		a.runsCmd(),
 		a.logsCmd(),
 		a.emitCmd(),
+		a.schedulesCmd(),
+		a.backfillCmd(),
 		a.versionCmd(),
 	)
 	return root

@@ -86,6 +86,7 @@ func New(cfg Config) http.Handler {
 	s.registerEvents(hapi)
 	s.registerStats(hapi)
 	s.registerLimits(hapi)
+	s.registerSchedules(hapi)
 	mux.HandleFunc(Prefix+"/", notFound)
 	tidyErrors(hapi.OpenAPI())
 
@@ -136,7 +137,7 @@ func tidyErrors(doc *huma.OpenAPI) {
 
 // answers422 are the operations that answer 422 (invalid_workflow,
 // invalid_inputs).
-var answers422 = []string{"apply-workflow", "start-run"}
+var answers422 = []string{"apply-workflow", "start-run", "backfill-workflow"}
 
 // notFound answers paths no endpoint serves.
 func notFound(w http.ResponseWriter, r *http.Request) {

@@ -18,7 +18,7 @@ import (
 // clients match on them, never on messages.
 const (
 	CodeUnauthenticated = "unauthenticated"  // 401: no or invalid bearer token
-	CodeNotFound        = "not_found"        // 404: no such workflow, version, run or endpoint
+	CodeNotFound        = "not_found"        // 404: no such workflow, version, run, schedule or endpoint
 	CodeInvalidWorkflow = "invalid_workflow" // 422: details.errors [{file, line, col, message}]
 	CodeInvalidInputs   = "invalid_inputs"   // 422: details.problems ["…"]
 	CodeInvalidRequest  = "invalid_request"  // 400: bad JSON, bad parameters
@@ -151,7 +151,9 @@ func apiError(ctx context.Context, log *slog.Logger, err error) error {
 		return newError(http.StatusUnprocessableEntity, CodeInvalidInputs, err.Error(), map[string]any{"problems": problems})
 	}
 	switch {
-	case errors.Is(err, engine.ErrWorkflowNotFound), errors.Is(err, engine.ErrRunNotFound), errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, engine.ErrBackfillTooLarge), errors.Is(err, engine.ErrBadWindow):
+		return newError(http.StatusBadRequest, CodeInvalidRequest, err.Error(), nil)
+	case errors.Is(err, engine.ErrWorkflowNotFound), errors.Is(err, engine.ErrRunNotFound), errors.Is(err, engine.ErrScheduleNotFound), errors.Is(err, store.ErrNotFound):
 		return newError(http.StatusNotFound, CodeNotFound, err.Error(), nil)
 	case errors.Is(err, engine.ErrInvalidState):
 		return newError(http.StatusConflict, CodeInvalidState, err.Error(), nil)

@@ -126,7 +126,7 @@ func (e *Engine) expireOne(ctx context.Context, a *store.Attempt, msg string) (b
 }
 
 // Run keeps this node's heartbeat and, while it holds the scheduler duty,
-// fires timers and expires leases, until ctx ends; then it gives the duty
+// fires timers, expires leases and fires due schedules, until ctx ends; then it gives the duty
 // up so another node takes it at once. Timers wake it through OnTimer; a
 // one-second poll is the safety net.
 func (e *Engine) Run(ctx context.Context) error {
@@ -149,6 +149,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		var wg sync.WaitGroup
 		wg.Go(func() { e.deliverLoop(ctx, deliverWake) })
 		defer wg.Wait()
+	}
+	if err := e.SyncSchedules(ctx); err != nil && ctx.Err() == nil {
+		e.log.Error("sync schedules", "err", err)
 	}
 	t := time.NewTimer(0)
 	defer t.Stop()
@@ -174,7 +177,11 @@ func (e *Engine) Run(ctx context.Context) error {
 			if _, err := e.ExpireLeases(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, errNotLeader) {
 				e.log.Error("expire leases", "err", err)
 			}
+			if _, err := e.FireDueSchedules(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, errNotLeader) {
+				e.log.Error("fire schedules", "err", err)
+			}
 			next = e.until(ctx, next, store.Tx.TimerNext)
+			next = e.until(ctx, next, store.Tx.ScheduleNext)
 		}
 		rearm(t, next)
 	}

@@ -22,10 +22,7 @@ func TestSchedulerDutyMovesBetweenNodes(t *testing.T) {
 		st, err := sqlite.Open(t.Context(), path)
 		require.NoError(t, err)
 		t.Cleanup(func() { require.NoError(t, st.Close()) })
-		e := engine.New(st, engine.Options{Node: engine.NodeInfo{ID: id, Address: id + ":8420", Version: "test"}})
-		ctx, cancel := context.WithCancel(t.Context())
-		done := make(chan struct{})
-		go func() { _ = e.Run(ctx); close(done) }()
+		e, cancel, done := runNode(t, st, id)
 		return e, st, cancel, done
 	}
 	a, st, stopA, doneA := node("a")
@@ -82,4 +79,14 @@ func TestSchedulerDutyMovesBetweenNodes(t *testing.T) {
 		return nil
 	}))
 	require.Equal(t, 1, fired)
+}
+
+// runNode runs an engine as node id on st until the returned cancel; done
+// closes when its loop has returned.
+func runNode(t *testing.T, st store.Store, id string) (*engine.Engine, context.CancelFunc, chan struct{}) {
+	e := engine.New(st, engine.Options{Node: engine.NodeInfo{ID: id, Address: id + ":8420", Version: "test"}})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { _ = e.Run(ctx); close(done) }()
+	return e, cancel, done
 }

@@ -161,7 +161,8 @@ func (e *Engine) Poke(work, timers bool) {
 }
 
 // Apply stores a validated workflow as a new version unless its latest
-// version has the same content.
+// version has the same content; a new version's cron triggers replace the
+// workflow's schedules in the same transaction.
 func (e *Engine) Apply(ctx context.Context, w *spec.Workflow, source, actor string) (*store.WorkflowVersion, bool, error) {
 	if e.channels != nil {
 		if errs := w.UnknownChannels(e.channels); len(errs) > 0 {
@@ -178,10 +179,15 @@ func (e *Engine) Apply(ctx context.Context, w *spec.Workflow, source, actor stri
 	}
 	var out *store.WorkflowVersion
 	var created bool
-	err = e.store.Tx(ctx, func(tx store.Tx) error {
+	err = e.tx(ctx, func(tx store.Tx, fx *effects) error {
 		var err error
 		out, created, err = tx.VersionPut(ctx, v)
-		return err
+		if err != nil {
+			return err
+		}
+		// Identical content finds its schedules in step and changes
+		// nothing; a new version replaces them.
+		return e.syncSchedules(ctx, tx, fx, w, out.Version, actor)
 	})
 	return out, created, err
 }

@@ -97,34 +97,10 @@ func (e *Engine) startIn(ctx context.Context, tx store.Tx, fx *effects, p *Start
 // createRun binds the inputs, inserts the run queued and starts it unless
 // its workflow's concurrency limit is reached.
 func (e *Engine) createRun(ctx context.Context, tx store.Tx, fx *effects, run *store.Run, version int, actor string, depth int) error {
-	w, v, err := e.workflow(ctx, tx, run.Namespace, run.Workflow, version)
+	w, err := e.insertRun(ctx, tx, fx, run, version, actor)
 	if err != nil {
 		return err
 	}
-	run.Version = version
-	if v != nil {
-		run.Version = v.Version
-	}
-	inputs, err := BindInputs(w, run.Inputs)
-	if err != nil {
-		return err
-	}
-	now := e.now().UTC()
-	run.Inputs = inputs
-	if run.ConcurrencyKey, err = concurrencyKey(w, inputs); err != nil {
-		return err
-	}
-	run.Status = store.RunQueued
-	run.Attempt = 1
-	run.CreatedAt, run.UpdatedAt = now, now
-	if err := tx.RunInsert(ctx, run); err != nil {
-		return err
-	}
-	created := &store.Event{RunID: run.ID, Type: "run.created", Index: -1, Actor: actor, At: now, Data: mustJSON(map[string]any{"version": run.Version})}
-	if err := tx.EventAppend(ctx, []*store.Event{created}); err != nil {
-		return err
-	}
-	fx.runCreated(run, created)
 	if w.Concurrency != nil && w.Concurrency.Limit > 0 {
 		active, err := tx.RunCountActiveKey(ctx, run.Namespace, run.Workflow, run.ConcurrencyKey)
 		if err != nil {
@@ -135,6 +111,40 @@ func (e *Engine) createRun(ctx context.Context, tx store.Tx, fx *effects, run *s
 		}
 	}
 	return e.apply(ctx, tx, fx, run.ID, Start{}, actor, depth)
+}
+
+// insertRun binds the inputs and inserts the run, queued, with its
+// creation in the journal.
+func (e *Engine) insertRun(ctx context.Context, tx store.Tx, fx *effects, run *store.Run, version int, actor string) (*spec.Workflow, error) {
+	w, v, err := e.workflow(ctx, tx, run.Namespace, run.Workflow, version)
+	if err != nil {
+		return nil, err
+	}
+	run.Version = version
+	if v != nil {
+		run.Version = v.Version
+	}
+	inputs, err := BindInputs(w, run.Inputs)
+	if err != nil {
+		return nil, err
+	}
+	now := e.now().UTC()
+	run.Inputs = inputs
+	if run.ConcurrencyKey, err = concurrencyKey(w, inputs); err != nil {
+		return nil, err
+	}
+	run.Status = store.RunQueued
+	run.Attempt = 1
+	run.CreatedAt, run.UpdatedAt = now, now
+	if err := tx.RunInsert(ctx, run); err != nil {
+		return nil, err
+	}
+	created := &store.Event{RunID: run.ID, Type: "run.created", Index: -1, Actor: actor, At: now, Data: mustJSON(map[string]any{"version": run.Version})}
+	if err := tx.EventAppend(ctx, []*store.Event{created}); err != nil {
+		return nil, err
+	}
+	fx.runCreated(run, created)
+	return w, nil
 }
 
 // concurrencyKey evaluates the workflow's concurrency key over the run's

@@ -131,7 +131,10 @@ func (e *Engine) exec(ctx context.Context, tx store.Tx, fx *effects, run *store.
 		}, actor, depth+1)
 	case RunFinished:
 		fx.finished = append(fx.finished, run.ID)
-		return e.releaseSlot(ctx, tx, fx, run, actor, depth)
+		if err := e.releaseSlot(ctx, tx, fx, run, actor, depth); err != nil {
+			return err
+		}
+		return e.startQueuedTick(ctx, tx, fx, run, depth)
 	case WaitEvent:
 		return e.waitEvent(ctx, tx, fx, run, c, actor, depth)
 	case DeleteEventWait:

@@ -208,6 +208,6 @@ func declKey(d Decls) string {
 	for _, t := range tasks {
 		fmt.Fprintf(&b, "%q,", t)
 	}
-	fmt.Fprintf(&b, "|%t%t%t%t", d.Item, d.Event, d.Secrets, d.Request)
+	fmt.Fprintf(&b, "|%t%t%t%t%t", d.Item, d.Event, d.Secrets, d.Request, d.Schedule)
 	return b.String()
 }

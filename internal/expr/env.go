@@ -126,6 +126,9 @@ func declOptions(d Decls) []cel.EnvOption {
 	if d.Request {
 		opts = append(opts, cel.Variable("request", cel.DynType))
 	}
+	if d.Schedule {
+		opts = append(opts, cel.Variable("schedule", cel.MapType(cel.StringType, cel.StringType)))
+	}
 	if d.Secrets {
 		opts = append(opts, cel.Variable("secrets", cel.MapType(cel.StringType, cel.StringType)))
 	}

@@ -87,7 +87,7 @@ func explain(err error) error {
 	msg := err.Error()
 	switch {
 	case strings.HasPrefix(msg, "no such attribute"):
-		return fmt.Errorf("%s (a name that is not defined here: item and index exist only inside for_each, event only in triggers, secrets only in task parameters)", msg)
+		return fmt.Errorf("%s (a name that is not defined here: item and index exist only inside for_each, event only in triggers, schedule only in cron trigger inputs, secrets only in task parameters)", msg)
 	case strings.HasPrefix(msg, "no such key"):
 		return fmt.Errorf("%s (use has(x.key) or x.?key.orValue(default) when a key may be missing)", msg)
 	case strings.Contains(msg, "cost limit exceeded"):

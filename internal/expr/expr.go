@@ -15,7 +15,7 @@ import (
 )
 
 // Vars are the values an expression sees: keys "inputs", "tasks", "run",
-// "item", "index", "env", "event", "secrets", "request".
+// "item", "index", "env", "event", "secrets", "request", "schedule".
 //
 // At run time "tasks" maps a task id to {"output": any, "status": string,
 // "error": string} and "run" is {"id", "workflow", "namespace", "attempt",
@@ -24,7 +24,12 @@ import (
 type Vars map[string]any
 
 // Variable names, in the order they are declared.
-var varNames = []string{"inputs", "tasks", "run", "item", "index", "env", "event", "secrets", "request"}
+var varNames = []string{"inputs", "tasks", "run", "item", "index", "env", "event", "secrets", "request", "schedule"}
+
+// ScheduleFields are the keys of the "schedule" variable (cron trigger
+// inputs): "time" is the tick's time as an RFC 3339 string in the
+// schedule's zone, "name" the trigger's name.
+var ScheduleFields = []string{"name", "time"}
 
 // RunFields are the keys of the "run" variable.
 var RunFields = []string{"attempt", "id", "namespace", "started_at", "workflow"}
@@ -50,6 +55,8 @@ type Decls struct {
 	// Request declares request (webhook trigger filters, inputs and
 	// idempotency keys): {body, headers, query}.
 	Request bool
+	// Schedule declares schedule (cron trigger inputs).
+	Schedule bool
 }
 
 // Error is one problem with an expression.

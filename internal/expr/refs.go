@@ -86,6 +86,8 @@ func (r *refChecker) ident(e ast.Expr, local []string) {
 		r.errorf(e, "event is only defined in trigger filters and inputs")
 	case name == "request" && !r.d.Request:
 		r.errorf(e, "request is only defined in webhook trigger filters, inputs and idempotency_key")
+	case name == "schedule" && !r.d.Schedule:
+		r.errorf(e, "schedule is only defined in cron trigger inputs")
 	case name == "secrets" && !r.d.Secrets:
 		r.errorf(e, "secrets may only be read in task parameters (with), never in conditions or outputs")
 	}
@@ -113,6 +115,14 @@ func (r *refChecker) selectRef(e, base ast.Expr, field string, local []string) b
 		case "run":
 			if !slices.Contains(RunFields, field) {
 				r.errorf(base, "run has no field %q; fields: %s", field, strings.Join(RunFields, ", "))
+			}
+			return true
+		case "schedule":
+			if !r.d.Schedule {
+				return false
+			}
+			if !slices.Contains(ScheduleFields, field) {
+				r.errorf(base, "schedule has no field %q; fields: %s", field, strings.Join(ScheduleFields, ", "))
 			}
 			return true
 		}

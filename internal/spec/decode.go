@@ -7,7 +7,7 @@ import (
 var (
 	workflowFields  = []string{"name", "namespace", "description", "inputs", "triggers", "tasks", "outputs", "timeout", "concurrency", "sla", "notify"}
 	inputFields     = []string{"type", "required", "default", "description"}
-	triggerFields   = []string{"cron", "timezone", "event", "webhook", "filter", "inputs", "auth", "secret", "token", "signature", "idempotency_key"}
+	triggerFields   = []string{"cron", "timezone", "event", "webhook", "filter", "inputs", "name", "catchup", "catchup_limit", "overlap", "auth", "secret", "token", "signature", "idempotency_key"}
 	signatureFields = []string{"header", "algorithm", "prefix", "timestamp_header", "tolerance"}
 	taskFields      = []string{"id", "type", "needs", "when", "with", "retry", "timeout", "on_failure", "continue_on_error", "compensate", "for_each", "max_parallel", "queue", "sla", "resource"}
 	nestedFields    = []string{"type", "with", "retry", "timeout", "continue_on_error", "queue", "resource"}
@@ -99,6 +99,14 @@ func (d *decoder) triggers(n ast.Node) []Trigger {
 				t.Cron, _ = d.str(f.Value, "cron")
 			case "timezone":
 				t.Timezone, _ = d.str(f.Value, "timezone")
+			case "name":
+				t.Name, _ = d.str(f.Value, "name")
+			case "catchup":
+				t.Catchup, _ = d.str(f.Value, "catchup")
+			case "catchup_limit":
+				t.CatchupLimit, _ = d.integer(f.Value, "catchup_limit")
+			case "overlap":
+				t.Overlap, _ = d.str(f.Value, "overlap")
 			case "event":
 				t.Event, _ = d.str(f.Value, "event")
 			case "webhook":

@@ -53,7 +53,7 @@ func (v *validator) expressions() {
 			continue
 		}
 		p := path{"triggers", idx(i)}
-		d := expr.Decls{Event: t.Event != "", Request: t.Webhook != ""}
+		d := expr.Decls{Event: t.Event != "", Request: t.Webhook != "", Schedule: t.Cron != ""}
 		if t.Filter != "" {
 			v.exprErrors(p.with("filter"), "", expr.CheckBool(t.Filter, d))
 		}

@@ -90,6 +90,7 @@ func TestGoodFiles(t *testing.T) {
 			},
 			Triggers: []Trigger{
 				{Cron: "@daily", Timezone: "UTC", Inputs: map[string]any{"day": "today"}},
+				{Cron: "0 */6 * * *", Timezone: "Europe/Paris", Name: "every-6h", Catchup: "all", CatchupLimit: 3, Overlap: "skip", Inputs: map[string]any{"day": "${{ schedule.time }}"}},
 				{Webhook: "github", Secret: "${{ env.GITHUB_SECRET }}", Filter: "request.body.action == 'push'", IdempotencyKey: "${{ request.headers['x-github-delivery'] }}"},
 			},
 			Timeout:     Duration(2 * time.Hour),

@@ -51,12 +51,30 @@ type Concurrency struct {
 
 // Trigger is one way runs of a workflow start besides the API.
 type Trigger struct {
-	Cron     string         `json:"cron,omitempty"`
-	Timezone string         `json:"timezone,omitempty"`
-	Event    string         `json:"event,omitempty"`
-	Filter   string         `json:"filter,omitempty"`
-	Webhook  string         `json:"webhook,omitempty"`
-	Inputs   map[string]any `json:"inputs,omitempty"`
+	// Cron is a crontab expression (five fields, an optional leading
+	// seconds field, or a macro such as @hourly); see docs/triggers.md.
+	Cron string `json:"cron,omitempty"`
+	// Timezone is the IANA zone the cron expression reads in (UTC when
+	// empty).
+	Timezone string `json:"timezone,omitempty"`
+	// Name names a cron trigger's schedule (API, CLI, schedule.name);
+	// empty means cron-N, N its 1-based position among the cron triggers.
+	Name string `json:"name,omitempty"`
+	// Catchup is what a cron trigger does with the ticks it missed (more
+	// than a minute late: no server ran): CatchupNone, CatchupLatest
+	// (default) or CatchupAll.
+	Catchup string `json:"catchup,omitempty"`
+	// CatchupLimit bounds the missed ticks catchup: all starts (default
+	// DefaultCatchupLimit, at most MaxCatchupLimit); the oldest are dropped.
+	CatchupLimit int `json:"catchup_limit,omitempty"`
+	// Overlap is what a tick does while the schedule's previous run is
+	// still active: OverlapAllow (default), OverlapSkip, OverlapQueue or
+	// OverlapCancelPrevious.
+	Overlap string         `json:"overlap,omitempty"`
+	Event   string         `json:"event,omitempty"`
+	Filter  string         `json:"filter,omitempty"`
+	Webhook string         `json:"webhook,omitempty"`
+	Inputs  map[string]any `json:"inputs,omitempty"`
 
 	// Webhook authentication: an HMAC signature of the body with Secret
 	// (Auth "hmac", the default), or Auth "bearer" with Token. Secret and
@@ -87,6 +105,40 @@ type Signature struct {
 	TimestampHeader string `json:"timestamp_header,omitempty"`
 	// Tolerance defaults to 5m.
 	Tolerance Duration `json:"tolerance,omitempty"`
+}
+
+// Cron trigger policies.
+const (
+	CatchupNone   = "none"
+	CatchupLatest = "latest"
+	CatchupAll    = "all"
+
+	OverlapAllow          = "allow"
+	OverlapSkip           = "skip"
+	OverlapQueue          = "queue"
+	OverlapCancelPrevious = "cancel_previous"
+
+	DefaultCatchupLimit = 10
+	MaxCatchupLimit     = 1000
+)
+
+// CronName is the schedule name of the cron trigger at index i of
+// w.Triggers ("" when it is not a cron trigger).
+func (w *Workflow) CronName(i int) string {
+	t := w.Triggers[i]
+	if t.Cron == "" {
+		return ""
+	}
+	if t.Name != "" {
+		return t.Name
+	}
+	n := 0
+	for _, u := range w.Triggers[:i+1] {
+		if u.Cron != "" {
+			n++
+		}
+	}
+	return fmt.Sprintf("cron-%d", n)
 }
 
 // Input is one declared input of a workflow.

@@ -6,8 +6,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
-	_ "time/tzdata" // time zones of cron triggers validate the same on every machine
+
+	"github.com/legatohq/legato/internal/cron"
 )
 
 var (
@@ -249,6 +249,7 @@ func jsonKind(v any) string {
 }
 
 func (v *validator) triggers() {
+	names := map[string]bool{}
 	for i, t := range v.w.Triggers {
 		p := path{"triggers", idx(i)}
 		kinds := 0
@@ -264,7 +265,7 @@ func (v *validator) triggers() {
 		}
 		switch {
 		case t.Cron != "":
-			v.cron(p, t)
+			v.cron(p, i, t, names)
 		case t.Event != "" && !eventPattern.MatchString(t.Event):
 			v.errorf(p.with("event"), false, "invalid event type %q: use letters, digits, '.', '_' and '-', such as order.created", t.Event)
 		case t.Webhook != "" && !namePattern.MatchString(t.Webhook):
@@ -274,8 +275,8 @@ func (v *validator) triggers() {
 		if t.Cron != "" && t.Filter != "" {
 			v.errorf(p.with("filter"), true, "a cron trigger has no event to filter; filter is for event and webhook triggers")
 		}
-		if t.Timezone != "" && t.Cron == "" {
-			v.errorf(p.with("timezone"), true, "timezone is only for cron triggers")
+		if t.Cron == "" {
+			v.cronOnly(p, t)
 		}
 		for name := range t.Inputs {
 			if !v.declared(name) {
@@ -334,28 +335,45 @@ func (v *validator) webhookAuth(p path, t Trigger) {
 	}
 }
 
-func (v *validator) cron(p path, t Trigger) {
-	if t.Timezone != "" {
-		if _, err := time.LoadLocation(t.Timezone); err != nil || strings.EqualFold(t.Timezone, "local") {
-			v.errorf(p.with("timezone"), false, "unknown time zone %q: use an IANA name such as Europe/Paris or UTC", t.Timezone)
-		}
+func (v *validator) cron(p path, i int, t Trigger, names map[string]bool) {
+	if _, err := cron.Parse(t.Cron, ""); err != nil {
+		v.errorf(p.with("cron"), false, "invalid cron %q: %v; use five fields (minute hour day month weekday), six with seconds first, or @hourly, @daily, @weekly, @monthly, @yearly, @every 5m", t.Cron, err)
 	}
-	spec := strings.TrimSpace(t.Cron)
-	if strings.HasPrefix(spec, "@") {
-		switch spec {
-		case "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly":
-			return
-		}
-		if strings.HasPrefix(spec, "@every ") {
-			if _, err := ParseDuration(strings.TrimPrefix(spec, "@every ")); err == nil {
-				return
-			}
-		}
-		v.errorf(p.with("cron"), false, "invalid cron %q: use five fields (minute hour day month weekday) or @hourly, @daily, @weekly, @monthly, @yearly, @every 5m", t.Cron)
-		return
+	if _, err := cron.Location(t.Timezone); err != nil {
+		v.errorf(p.with("timezone"), false, "%v", err)
 	}
-	if n := len(strings.Fields(spec)); n != 5 && n != 6 {
-		v.errorf(p.with("cron"), false, "invalid cron %q: want five fields (minute hour day month weekday), got %d", t.Cron, n)
+	if t.Name != "" && !namePattern.MatchString(t.Name) {
+		v.errorf(p.with("name"), false, "invalid schedule name %q: use lowercase letters, digits, '.', '_' and '-'", t.Name)
+	}
+	if name := v.w.CronName(i); names[name] {
+		v.errorf(p.with("name"), t.Name == "", "two cron triggers are named %q; give each a distinct name", name)
+	} else {
+		names[name] = true
+	}
+	switch t.Catchup {
+	case "", CatchupNone, CatchupLatest, CatchupAll:
+	default:
+		v.errorf(p.with("catchup"), false, "unknown catchup %q: use none, latest or all", t.Catchup)
+	}
+	if t.CatchupLimit < 0 || t.CatchupLimit > MaxCatchupLimit {
+		v.errorf(p.with("catchup_limit"), false, "catchup_limit must be between 1 and %d, got %d", MaxCatchupLimit, t.CatchupLimit)
+	}
+	switch t.Overlap {
+	case "", OverlapAllow, OverlapSkip, OverlapQueue, OverlapCancelPrevious:
+	default:
+		v.errorf(p.with("overlap"), false, "unknown overlap %q: use allow, skip, queue or cancel_previous", t.Overlap)
+	}
+}
+
+// cronOnly reports the cron trigger fields set on a trigger of another kind.
+func (v *validator) cronOnly(p path, t Trigger) {
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{{"timezone", t.Timezone != ""}, {"name", t.Name != ""}, {"catchup", t.Catchup != ""}, {"catchup_limit", t.CatchupLimit != 0}, {"overlap", t.Overlap != ""}} {
+		if f.set {
+			v.errorf(p.with(f.name), true, "%s is only for cron triggers", f.name)
+		}
 	}
 }
 

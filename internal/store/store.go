@@ -155,6 +155,25 @@ type Tx interface {
 	// TimerNext returns the earliest FireAt of all timers (zero when none).
 	TimerNext(ctx context.Context) (time.Time, error)
 
+	// ScheduleUpsert inserts or replaces the schedule keyed by
+	// (Namespace, Workflow, Name).
+	ScheduleUpsert(ctx context.Context, s *Schedule) error
+	// ScheduleGet returns one schedule (ErrNotFound). Inside Tx it also
+	// locks it until the transaction ends, so that a tick is decided once.
+	ScheduleGet(ctx context.Context, namespace, workflow, name string) (*Schedule, error)
+	// ScheduleList returns the schedules of a workflow (of a namespace when
+	// workflow is empty, of all when both are), by namespace, workflow
+	// and name.
+	ScheduleList(ctx context.Context, namespace, workflow string) ([]*Schedule, error)
+	// ScheduleDelete removes a schedule; absent is not an error.
+	ScheduleDelete(ctx context.Context, namespace, workflow, name string) error
+	// ScheduleListDue returns the schedules not paused whose NextFireAt
+	// is set and at or before now, earliest first.
+	ScheduleListDue(ctx context.Context, now time.Time, limit int) ([]*Schedule, error)
+	// ScheduleNext returns the earliest NextFireAt of the schedules not
+	// paused (zero when none).
+	ScheduleNext(ctx context.Context) (time.Time, error)
+
 	// LogAppend stores log lines (Seq assigned by the store, increasing).
 	LogAppend(ctx context.Context, lines []*LogLine) error
 	// LogList returns a run's lines with Seq > afterSeq, in order; task ""

@@ -162,7 +162,11 @@ func TestTxRetriesDeadlock(t *testing.T) {
 		}
 		return bump("b", "a")
 	}))
-	require.Equal(t, int32(3), calls.Load(), "one of the two ran again")
+	// At least one of the two ran again. Under load PostgreSQL may abort
+	// both sides of the deadlock (the second detector runs before the
+	// first victim has released its locks), and the retries may collide
+	// once more: what matters is that each ran to completion once.
+	require.GreaterOrEqual(t, calls.Load(), int32(3), "one of the two ran again")
 	require.NoError(t, s.View(ctx, func(tx store.Tx) error {
 		for _, id := range []string{"a", "b"} {
 			r, err := tx.RunGet(ctx, id)

@@ -44,6 +44,7 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Attempts", func(t *testing.T) { t.Parallel(); testAttempts(t, open) })
 	t.Run("Leases", func(t *testing.T) { t.Parallel(); testLeases(t, open) })
 	t.Run("Timers", func(t *testing.T) { t.Parallel(); testTimers(t, open) })
+	t.Run("Schedules", func(t *testing.T) { t.Parallel(); testSchedules(t, open) })
 	t.Run("Logs", func(t *testing.T) { t.Parallel(); testLogs(t, open) })
 	t.Run("Events", func(t *testing.T) { t.Parallel(); testEvents(t, open) })
 	t.Run("KV", func(t *testing.T) { t.Parallel(); testKV(t, open) })
