@@ -135,26 +135,40 @@ func chain(ctx context.Context, e *env, f *floorResult, typ string) (*result, er
 			fmt.Fprintf(&b, "    needs: [t%02d]\n", i-1)
 		}
 	}
-	if err := e.apply(ctx, name, b.String()); err != nil {
+	totals, err := e.repeat(ctx, name, b.String(), 10, 3)
+	if err != nil {
 		return nil, err
 	}
-	repeats := 10
-	if e.cfg.quick {
-		repeats = 3
-	}
-	var totals, stepsMS []float64
-	for range repeats {
-		r, err := e.runOnce(ctx, name)
-		if err != nil {
-			return nil, err
-		}
-		total := r.FinishedAt.Sub(r.CreatedAt)
-		totals = append(totals, ms(total))
-		stepsMS = append(stepsMS, ms(total)/steps)
+	repeats := len(totals)
+	stepsMS := make([]float64, repeats)
+	for i, t := range totals {
+		stepsMS[i] = t / steps
 	}
 	res := &result{Runs: repeats, Tasks: steps, Repeats: repeats, TotalMS: statOf(totals), StepMS: statOf(stepsMS)}
 	res.Ratio = round(res.StepMS.Median / f.CommitMS)
 	return res, nil
+}
+
+// repeat applies src and runs its workflow `full` times (`quick` with
+// --quick), one run after the other; it returns each run's total time in
+// ms, creation to end, by the server's clock.
+func (e *env) repeat(ctx context.Context, name, src string, full, quick int) ([]float64, error) {
+	if err := e.apply(ctx, name, src); err != nil {
+		return nil, err
+	}
+	n := full
+	if e.cfg.quick {
+		n = quick
+	}
+	totals := make([]float64, n)
+	for i := range totals {
+		r, err := e.runOnce(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		totals[i] = ms(r.FinishedAt.Sub(r.CreatedAt))
+	}
+	return totals, nil
 }
 
 func fanout(ctx context.Context, e *env, f *floorResult, typ string) (*result, error) {
@@ -166,22 +180,14 @@ func fanout(ctx context.Context, e *env, f *floorResult, typ string) (*result, e
 	}
 	src := fmt.Sprintf("name: %s\ntasks:\n  - id: each\n    for_each: [%s]\n    %s\n  - id: join\n    needs: [each]\n    type: noop\n",
 		name, strings.Join(list, ", "), taskYAML(typ))
-	if err := e.apply(ctx, name, src); err != nil {
+	totals, err := e.repeat(ctx, name, src, 3, 1)
+	if err != nil {
 		return nil, err
 	}
-	repeats := 3
-	if e.cfg.quick {
-		repeats = 1
-	}
-	var totals, rates []float64
-	for range repeats {
-		r, err := e.runOnce(ctx, name)
-		if err != nil {
-			return nil, err
-		}
-		total := r.FinishedAt.Sub(r.CreatedAt)
-		totals = append(totals, ms(total))
-		rates = append(rates, float64(items+1)/total.Seconds())
+	repeats := len(totals)
+	rates := make([]float64, repeats)
+	for i, t := range totals {
+		rates[i] = float64(items+1) / (t / 1000)
 	}
 	res := &result{Runs: repeats, Tasks: items + 1, Repeats: repeats, TotalMS: statOf(totals), TasksPerS: statOf(rates)}
 	res.Ratio = round(1000 / res.TasksPerS.Median / f.CommitMS)
