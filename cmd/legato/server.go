@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -26,6 +27,7 @@ func (a *app) serverCmd() *cobra.Command {
 		logFormat string
 		logLevel  string
 		notifyCfg string
+		retention time.Duration
 		metrics   string
 		otlp      string
 		limits    limitFlags
@@ -59,7 +61,8 @@ queued again, to run on the next start.`,
 			return server.Run(cmd.Context(), server.Config{
 				DataDir: a.data, Addr: addr, Workers: workers, Apply: apply, Env: env, NodeID: nodeID,
 				Store: storeKind, DSN: dsn, NotifyConfig: notifyCfg, Metrics: metrics, OTLPEndpoint: otlp, Limits: lims,
-				Version: versionString(), Logger: log,
+				EventRetention: retention,
+				Version:        versionString(), Logger: log,
 			})
 		},
 	}
@@ -72,6 +75,7 @@ queued again, to run on the next start.`,
 	f.StringVar(&dsn, "dsn", envOr("LEGATO_DSN", ""), "PostgreSQL connection string for --store postgres (env LEGATO_DSN)")
 	f.StringVar(&nodeID, "node-id", envOr("LEGATO_NODE_ID", ""), "this server's name among the servers sharing a database; keep it across restarts (default: local with sqlite, host name and port with postgres; env LEGATO_NODE_ID)")
 	f.StringVar(&logFormat, "log-format", envOr("LEGATO_LOG_FORMAT", "text"), "log format: text or json (env LEGATO_LOG_FORMAT)")
+	f.DurationVar(&retention, "event-retention", envDuration("LEGATO_EVENT_RETENTION", 7*24*time.Hour), "how long received events are kept for deduplication and look-back; negative: forever (env LEGATO_EVENT_RETENTION)")
 	f.StringVar(&notifyCfg, "notify-config", envOr("LEGATO_NOTIFY_CONFIG", ""), "YAML file of notification channels (webhook, smtp) that workflows' notify rules name; see docs/alerts.md (env LEGATO_NOTIFY_CONFIG)")
 	f.StringVar(&metrics, "metrics", envOr("LEGATO_METRICS", "public"), "GET /metrics: public (no token), token (any API token) or off (env LEGATO_METRICS)")
 	f.StringVar(&otlp, "otlp-endpoint", envOr("LEGATO_OTLP_ENDPOINT", ""), "OTLP/HTTP collector URL (http://host:4318) to export traces to; default OTEL_EXPORTER_OTLP_ENDPOINT, else tracing is off (env LEGATO_OTLP_ENDPOINT)")
@@ -150,4 +154,11 @@ func noArgs(_ *cobra.Command, args []string) error {
 		return usageErrorf("unexpected argument %q", args[0])
 	}
 	return nil
+}
+
+func envDuration(key string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(strings.TrimSpace(envOr(key, ""))); err == nil {
+		return d
+	}
+	return def
 }

@@ -155,7 +155,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	t := time.NewTimer(0)
 	defer t.Stop()
-	var lastBeat time.Time
+	var lastBeat, lastPrune time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -180,10 +180,51 @@ func (e *Engine) Run(ctx context.Context) error {
 			if _, err := e.FireDueSchedules(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, errNotLeader) {
 				e.log.Error("fire schedules", "err", err)
 			}
+			if time.Since(lastPrune) >= pruneEvery {
+				if _, err := e.PruneEvents(ctx); err != nil && ctx.Err() == nil {
+					e.log.Error("prune events", "err", err)
+				}
+				lastPrune = time.Now()
+			}
 			next = e.until(ctx, next, store.Tx.TimerNext)
 			next = e.until(ctx, next, store.Tx.ScheduleNext)
 		}
 		rearm(t, next)
+	}
+}
+
+// DefaultEventRetention is how long received events are kept.
+const DefaultEventRetention = 7 * 24 * time.Hour
+
+// pruneEvery is how often the duty holder prunes old events.
+const pruneEvery = time.Minute
+
+// pruneBatch bounds the events deleted per transaction.
+const pruneBatch = 1000
+
+// PruneEvents deletes the received events older than the retention, a
+// batch per transaction, and returns how many. The duty holder calls it
+// every minute.
+func (e *Engine) PruneEvents(ctx context.Context) (int, error) {
+	if e.retention < 0 {
+		return 0, nil
+	}
+	before := e.now().UTC().Add(-e.retention)
+	total := 0
+	for {
+		var n int
+		err := e.store.Tx(ctx, func(tx store.Tx) error {
+			var err error
+			n, err = tx.InboxPrune(ctx, before, pruneBatch)
+			return err
+		})
+		total += n
+		if err != nil || n < pruneBatch {
+			if total > 0 {
+				e.log.Info("pruned received events past their retention", "events", total, "retention", e.retention)
+			}
+			return total, err
+		}
 	}
 }
 

@@ -48,6 +48,10 @@ type Options struct {
 	// Node describes this node to the others sharing the store (default
 	// ID "local").
 	Node NodeInfo
+	// EventRetention is how long received events are kept (default 7
+	// days; negative: forever). Deduplication by source and id, and a
+	// wait_event's look-back, see only events still kept.
+	EventRetention time.Duration
 	// Sender delivers the outbox's notifications (nil: none are sent;
 	// they stay pending).
 	Sender Sender
@@ -80,8 +84,9 @@ type Engine struct {
 
 	completions batcher
 
-	node    NodeInfo
-	started time.Time
+	node      NodeInfo
+	started   time.Time
+	retention time.Duration
 	dutyMu  sync.Mutex
 	duty    dutyState
 
@@ -108,6 +113,10 @@ func New(st store.Store, o Options) *Engine {
 		e.newID = func() string { return uuid.Must(uuid.NewV7()).String() }
 	}
 	e.completions.e = e
+	e.retention = o.EventRetention
+	if e.retention == 0 {
+		e.retention = DefaultEventRetention
+	}
 	e.node = o.Node
 	if e.node.ID == "" {
 		e.node.ID = "local"

@@ -61,6 +61,9 @@ type Config struct {
 	// on attempts in flight and rates per queue, task type and resource,
 	// which every server sharing the store obeys.
 	Limits []*store.Limit
+	// EventRetention is how long received events are kept (0: 7 days;
+	// negative: forever).
+	EventRetention time.Duration
 	// Version is the build version.
 	Version string
 	Logger  *slog.Logger
@@ -115,7 +118,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 
-	opts := engine.Options{Logger: log, Env: allowEnv(cfg.Env), Node: engine.NodeInfo{ID: cfg.NodeID, Address: cfg.Addr, Version: cfg.Version}}
+	opts := engine.Options{Logger: log, Env: allowEnv(cfg.Env), EventRetention: cfg.EventRetention,
+		Node: engine.NodeInfo{ID: cfg.NodeID, Address: cfg.Addr, Version: cfg.Version}}
 	if err := notifyOptions(&opts, cfg.NotifyConfig, log); err != nil {
 		return err
 	}

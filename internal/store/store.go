@@ -231,6 +231,10 @@ type Tx interface {
 	// same (Namespace, Type) until the transaction ends, so a wait that
 	// begins while an event arrives sees the event or is seen by it.
 	InboxInsert(ctx context.Context, ev *InboxEvent) (*InboxEvent, bool, error)
+	// InboxPrune deletes up to limit events received before `before`,
+	// oldest first, and returns how many (retention: an event redelivered
+	// after it is pruned counts as new).
+	InboxPrune(ctx context.Context, before time.Time, limit int) (int, error)
 	// InboxList returns events matching p, by Seq.
 	InboxList(ctx context.Context, p *InboxListParams) ([]*InboxEvent, error)
 	// EventWaitPut creates or replaces the wait of (RunID, Task, Index)

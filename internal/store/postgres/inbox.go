@@ -28,8 +28,9 @@ const (
 	qRunTriggerGet = `SELECT run_id, kind, name, event_source, event_id, received_at FROM run_triggers WHERE run_id = $1`
 	qInboxInsert   = `INSERT INTO inbox (namespace, id, source, type, subject, time, datacontenttype, data, received_at, actor)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (source, id) DO NOTHING`
-	qInboxGet  = `SELECT ` + inboxCols + ` FROM inbox WHERE source = $1 AND id = $2`
-	qInboxList = `SELECT ` + inboxCols + ` FROM inbox WHERE ($1 = '' OR namespace = $1) AND ($2 = '' OR type = $2)
+	qInboxGet   = `SELECT ` + inboxCols + ` FROM inbox WHERE source = $1 AND id = $2`
+	qInboxPrune = `DELETE FROM inbox WHERE seq IN (SELECT seq FROM inbox WHERE received_at < $1 ORDER BY seq LIMIT $2)`
+	qInboxList  = `SELECT ` + inboxCols + ` FROM inbox WHERE ($1 = '' OR namespace = $1) AND ($2 = '' OR type = $2)
 		AND received_at >= $3 AND seq > $4 ORDER BY seq LIMIT $5`
 	qEventWaitPut = `INSERT INTO event_waits (run_id, task, idx, namespace, type, match, context, deadline, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -137,4 +138,12 @@ func (t *tx) EventWaitList(ctx context.Context, namespace, typ string) ([]*store
 		return nil, fmt.Errorf("postgres: event wait list: %w", err)
 	}
 	return ws, nil
+}
+
+func (t *tx) InboxPrune(ctx context.Context, before time.Time, limit int) (int, error) {
+	tag, err := t.tx.Exec(ctx, qInboxPrune, tz(before), limitArg(limit))
+	if err != nil {
+		return 0, fmt.Errorf("postgres: inbox prune: %w", interpretError(err))
+	}
+	return int(tag.RowsAffected()), nil
 }

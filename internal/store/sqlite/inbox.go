@@ -21,6 +21,7 @@ var (
 	qRunTriggerPut   = prep(`INSERT OR REPLACE INTO run_triggers (run_id, kind, name, event_source, event_id, received_at) VALUES (?, ?, ?, ?, ?, ?)`)
 	qRunTriggerGet   = prep(`SELECT run_id, kind, name, event_source, event_id, received_at FROM run_triggers WHERE run_id = ?`)
 	qInboxInsert     = prep(`INSERT INTO inbox (namespace, id, source, type, subject, time, datacontenttype, data, received_at, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, id) DO NOTHING`)
+	qInboxPrune      = prep(`DELETE FROM inbox WHERE seq IN (SELECT seq FROM inbox WHERE received_at < ? ORDER BY seq LIMIT ?)`)
 	qInboxGet        = prep(`SELECT ` + inboxCols + ` FROM inbox WHERE source = ? AND id = ?`)
 	qInboxList       = prep(`SELECT ` + inboxCols + ` FROM inbox WHERE (?1 = '' OR namespace = ?1) AND (?2 = '' OR type = ?2) AND received_at >= ?3 AND seq > ?4 ORDER BY seq LIMIT ?5`)
 	qEventWaitPut    = prep(`INSERT OR REPLACE INTO event_waits (run_id, task, idx, namespace, type, match, context, deadline, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
@@ -125,4 +126,13 @@ func (t *tx) EventWaitList(ctx context.Context, namespace, typ string) ([]*store
 		return nil, fmt.Errorf("sqlite: event wait list: %w", interpretError(err))
 	}
 	return ws, nil
+}
+
+func (t *tx) InboxPrune(ctx context.Context, before time.Time, limit int) (int, error) {
+	res, err := t.exec(ctx, qInboxPrune, toMicros(before), limitOrAll(limit))
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: inbox prune: %w", interpretError(err))
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }

@@ -53,6 +53,7 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Tx", func(t *testing.T) { t.Parallel(); testTx(t, open) })
 	t.Run("RunKeys", func(t *testing.T) { t.Parallel(); testRunKeys(t, open) })
 	t.Run("Inbox", func(t *testing.T) { t.Parallel(); testInbox(t, open) })
+	t.Run("InboxPrune", func(t *testing.T) { t.Parallel(); testInboxPrune(t, open) })
 	t.Run("EventWaits", func(t *testing.T) { t.Parallel(); testEventWaits(t, open) })
 	t.Run("Outbox", func(t *testing.T) { t.Parallel(); testOutbox(t, open) })
 	t.Run("QueueStats", func(t *testing.T) { t.Parallel(); testQueueStats(t, open) })
