@@ -87,8 +87,8 @@ type Engine struct {
 	node      NodeInfo
 	started   time.Time
 	retention time.Duration
-	dutyMu  sync.Mutex
-	duty    dutyState
+	dutyMu    sync.Mutex
+	duty      dutyState
 
 	sender   Sender
 	delivery DeliveryOptions
