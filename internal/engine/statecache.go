@@ -48,8 +48,10 @@ func (c *stateCache) take(runID string, rev int64, version int) *State {
 	return st
 }
 
-// keep stores the states a transaction committed; runs that finished are
-// dropped (a retry loads them again).
+// keep stores the states a transaction committed. Only runs with work in
+// flight are kept: a run that finished (a retry loads it again) or that
+// waits (on a sleep, an event or a child: its next transition may be hours
+// away) is dropped, so that waiting runs cost no memory.
 func (c *stateCache) keep(states map[string]*State) {
 	if len(states) == 0 {
 		return
@@ -60,7 +62,7 @@ func (c *stateCache) keep(states map[string]*State) {
 		c.m = map[string]*State{}
 	}
 	for id, st := range states {
-		if st.Run.Status.Terminal() {
+		if st.Run.Status.Terminal() || st.Run.Status == store.RunWaiting {
 			delete(c.m, id)
 			continue
 		}
