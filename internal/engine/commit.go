@@ -30,7 +30,8 @@ func (c *Commit) Run(id string) *store.Run {
 	return c.created[id]
 }
 
-// TaskRun returns a task run as committed (nil when unknown).
+// TaskRun returns a task run the transaction changed, as committed (nil
+// for any other).
 func (c *Commit) TaskRun(runID, task string, index int) *store.TaskRun {
 	if st := c.states[runID]; st != nil {
 		return st.Tasks[Key{task, index}]
@@ -95,8 +96,26 @@ func (e *Engine) commitObservers(fx *effects) {
 	if len(observers) == 0 {
 		return
 	}
-	c := &Commit{Journal: fx.events, Attempts: fx.attempts, states: fx.states, created: fx.created}
+	c := &Commit{Journal: fx.events, Attempts: fx.attempts, states: fx.snapshot(), created: fx.created}
 	for _, f := range observers {
 		f(c)
 	}
+}
+
+// snapshot copies what a Commit tells of the runs the transaction changed:
+// their states go on to later transactions (stateCache) while an observer
+// may still read the Commit.
+func (fx *effects) snapshot() map[string]*State {
+	out := make(map[string]*State, len(fx.states))
+	for id, st := range fx.states {
+		run := *st.Run
+		out[id] = &State{Workflow: st.Workflow, Run: &run, Tasks: map[Key]*store.TaskRun{}}
+	}
+	for _, tr := range fx.changed {
+		if st := out[tr.RunID]; st != nil {
+			c := *tr
+			st.Tasks[Key{tr.Task, tr.Index}] = &c
+		}
+	}
+	return out
 }

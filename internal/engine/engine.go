@@ -83,6 +83,8 @@ type Engine struct {
 	work chan struct{}
 
 	completions batcher
+	// states keeps runs' states between transactions (statecache.go).
+	states stateCache
 
 	node      NodeInfo
 	started   time.Time
@@ -240,6 +242,9 @@ type effects struct {
 	finished []string
 	// states caches the runs this transaction loaded (see load).
 	states map[string]*State
+	// changed lists the task runs the transaction wrote (repeats
+	// included), for OnCommit.
+	changed []*store.TaskRun
 	// events and attempts are the journal appended and the attempts
 	// ended, for OnCommit.
 	events   []*store.Event
@@ -286,6 +291,7 @@ func (e *Engine) tx(ctx context.Context, fn func(tx store.Tx, fx *effects) error
 	if err == nil {
 		e.announce(&fx)
 		e.commitObservers(&fx)
+		e.states.keep(fx.states)
 	}
 	return err
 }

@@ -41,6 +41,7 @@ func (e *Engine) apply(ctx context.Context, tx store.Tx, fx *effects, runID stri
 		if err := tx.TaskRunUpsert(ctx, d.Changed); err != nil {
 			return err
 		}
+		fx.changed = append(fx.changed, d.Changed...)
 	}
 	for _, j := range d.Journal {
 		j.Actor = actor
@@ -61,7 +62,9 @@ func (e *Engine) apply(ctx context.Context, tx store.Tx, fx *effects, runID stri
 // to a run and its task runs goes through apply, which keeps the state it
 // loaded up to date, so later transitions of the same run in the same
 // transaction (a batch of completions, a child notifying its parent) reuse
-// it instead of reading every task run again.
+// it instead of reading every task run again; and so do later
+// transactions, while the run's revision shows that nothing else wrote it
+// (stateCache).
 func (e *Engine) load(ctx context.Context, tx store.Tx, fx *effects, runID string) (*State, error) {
 	if st := fx.states[runID]; st != nil {
 		return st, nil
@@ -72,6 +75,15 @@ func (e *Engine) load(ctx context.Context, tx store.Tx, fx *effects, runID strin
 	}
 	if err != nil {
 		return nil, err
+	}
+	if st := e.states.take(runID, run.Revision, run.Version); st != nil {
+		running, err := tx.TaskRunListRunning(ctx, runID)
+		if err != nil {
+			return nil, err
+		}
+		st.refresh(run, running)
+		fx.loaded(runID, st)
+		return st, nil
 	}
 	w, _, err := e.workflow(ctx, tx, run.Namespace, run.Workflow, run.Version)
 	if err != nil {
@@ -85,11 +97,16 @@ func (e *Engine) load(ctx context.Context, tx store.Tx, fx *effects, runID strin
 	for _, tr := range trs {
 		st.Tasks[Key{tr.Task, tr.Index}] = tr
 	}
+	fx.loaded(runID, st)
+	return st, nil
+}
+
+// loaded records the state of a run the transaction loaded.
+func (fx *effects) loaded(runID string, st *State) {
 	if fx.states == nil {
 		fx.states = map[string]*State{}
 	}
 	fx.states[runID] = st
-	return st, nil
 }
 
 // exec applies one command of a decision about run.

@@ -103,6 +103,11 @@ type Run struct {
 	// Priority orders queued runs (higher first) and the run's attempts
 	// in claims.
 	Priority int
+	// Revision counts the updates of the run (RunUpdate increments it):
+	// every transition updates its run, so an unchanged revision means no
+	// transition wrote the run or its task runs since it was read. Claims
+	// (which mark task runs running) do not change it.
+	Revision int64
 }
 
 // TaskRun is one execution of a task inside a run: Index is -1 except for

@@ -63,7 +63,8 @@ type Tx interface {
 	// several servers never interleave (SQLite's single writer does that
 	// by itself).
 	RunGet(ctx context.Context, id string) (*Run, error)
-	// RunUpdate writes every mutable field of r (ErrNotFound).
+	// RunUpdate writes every mutable field of r (ErrNotFound) and
+	// increments its Revision, in the row and in r.
 	RunUpdate(ctx context.Context, r *Run) error
 	// RunList returns runs matching p, newest first.
 	RunList(ctx context.Context, p *RunListParams) ([]*Run, error)
@@ -83,6 +84,10 @@ type Tx interface {
 
 	// TaskRunList returns every task run of a run.
 	TaskRunList(ctx context.Context, runID string) ([]*TaskRun, error)
+	// TaskRunListRunning returns the task runs of a run whose status is
+	// running: the only task-run writes that do not update the run
+	// (claims) make task runs running.
+	TaskRunListRunning(ctx context.Context, runID string) ([]*TaskRun, error)
 	// TaskRunUpsert inserts or replaces task runs, keyed by (RunID, Task, Index).
 	TaskRunUpsert(ctx context.Context, trs []*TaskRun) error
 	// TaskRunDelete removes one task run (a run retry resets failed ones).

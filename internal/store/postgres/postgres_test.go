@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -260,4 +261,33 @@ func TestUnstorableText(t *testing.T) {
 		require.JSONEq(t, `{"s":"\ufffd\\u0000"}`, string(evs[0].Data))
 		return nil
 	}))
+}
+
+// A server of an earlier version updates runs without knowing their
+// revision: the trigger of migration 0007 increments it all the same, so
+// that no engine keeps a state across such an update.
+func TestRunRevisionCountsUpdatesOfEarlierServers(t *testing.T) {
+	t.Parallel()
+	dsn := pgtest.DSN(t)
+	schema := pgtest.Schema(t, dsn)
+	s := openSchema(t, schema)
+	ctx := t.Context()
+	insertRuns(t, s, "r1")
+
+	conn, err := pgx.Connect(ctx, dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, conn.Close(context.Background())) })
+	_, err = conn.Exec(ctx, `UPDATE `+pgx.Identifier{schema, "runs"}.Sanitize()+` SET seq = seq + 1 WHERE id = 'r1'`)
+	require.NoError(t, err)
+
+	var r *store.Run
+	require.NoError(t, s.Tx(ctx, func(tx store.Tx) error {
+		var err error
+		if r, err = tx.RunGet(ctx, "r1"); err != nil {
+			return err
+		}
+		require.EqualValues(t, 1, r.Revision, "the update of the earlier server")
+		return tx.RunUpdate(ctx, r)
+	}))
+	require.EqualValues(t, 2, r.Revision, "RunUpdate increments it once")
 }

@@ -12,13 +12,14 @@ const (
 	// qRunInsert reports a duplicate id by inserting nothing: a unique
 	// violation would abort the whole transaction.
 	qRunInsert = `INSERT INTO runs (` + runCols + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
 		ON CONFLICT (id) DO NOTHING`
 	qRunGet       = `SELECT ` + runCols + ` FROM runs WHERE id = $1`
 	qRunGetLocked = qRunGet + ` FOR UPDATE`
 	qRunUpdate    = `UPDATE runs SET version = $2, status = $3, inputs = $4, outputs = $5,
 		error = $6, attempt = $7, compensating = $8, seq = $9, started_at = $10, finished_at = $11,
-		deadline = $12, updated_at = $13, sla_breached_at = $14 WHERE id = $1`
+		deadline = $12, updated_at = $13, sla_breached_at = $14, revision = revision + 1
+		WHERE id = $1 RETURNING revision`
 	qRunCountActive = `SELECT count(*) FROM runs
 		WHERE namespace = $1 AND workflow = $2 AND status IN ('running', 'waiting')`
 	qRunNextQueued = `SELECT ` + runCols + ` FROM runs
@@ -52,7 +53,7 @@ func (t *tx) RunInsert(ctx context.Context, r *store.Run) error {
 	tag, err := t.tx.Exec(ctx, qRunInsert, r.ID, r.Namespace, r.Workflow, r.Version, r.Status,
 		inputs, outputs, text(r.Error), r.Attempt, r.Compensating, r.ParentRunID, r.ParentTask,
 		r.ParentIndex, r.Seq, tz(r.CreatedAt), tz(r.StartedAt), tz(r.FinishedAt), tz(r.Deadline),
-		r.CreatedBy, tz(r.UpdatedAt), tz(r.SLABreachedAt), r.ConcurrencyKey, r.Priority)
+		r.CreatedBy, tz(r.UpdatedAt), tz(r.SLABreachedAt), r.ConcurrencyKey, r.Priority, r.Revision)
 	if err == nil && tag.RowsAffected() == 0 {
 		err = fmt.Errorf("%w: run %s exists", store.ErrConflict, r.ID)
 	}
@@ -83,9 +84,9 @@ func (t *tx) RunUpdate(ctx context.Context, r *store.Run) error {
 	if err != nil {
 		return err
 	}
-	err = mustAffect(t.tx.Exec(ctx, qRunUpdate, r.ID, r.Version, r.Status, inputs, outputs,
+	err = t.tx.QueryRow(ctx, qRunUpdate, r.ID, r.Version, r.Status, inputs, outputs,
 		text(r.Error), r.Attempt, r.Compensating, r.Seq, tz(r.StartedAt), tz(r.FinishedAt),
-		tz(r.Deadline), tz(r.UpdatedAt), tz(r.SLABreachedAt)))
+		tz(r.Deadline), tz(r.UpdatedAt), tz(r.SLABreachedAt)).Scan(&r.Revision)
 	if err != nil {
 		return fmt.Errorf("postgres: run update %s: %w", r.ID, interpretError(err))
 	}

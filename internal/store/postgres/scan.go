@@ -19,7 +19,7 @@ func scanVersion(sc scanner) (*store.WorkflowVersion, error) {
 
 const runCols = `id, namespace, workflow, version, status, inputs, outputs, error, attempt,
 	compensating, parent_run_id, parent_task, parent_index, seq, created_at, started_at,
-	finished_at, deadline, created_by, updated_at, sla_breached_at, concurrency_key, priority`
+	finished_at, deadline, created_by, updated_at, sla_breached_at, concurrency_key, priority, revision`
 
 func scanRun(sc scanner) (*store.Run, error) {
 	r := new(store.Run)
@@ -27,7 +27,7 @@ func scanRun(sc scanner) (*store.Run, error) {
 		jsonCol{&r.Inputs}, jsonCol{&r.Outputs}, &r.Error, &r.Attempt, &r.Compensating,
 		&r.ParentRunID, &r.ParentTask, &r.ParentIndex, &r.Seq,
 		tsCol{&r.CreatedAt}, tsCol{&r.StartedAt}, tsCol{&r.FinishedAt}, tsCol{&r.Deadline},
-		&r.CreatedBy, tsCol{&r.UpdatedAt}, tsCol{&r.SLABreachedAt}, &r.ConcurrencyKey, &r.Priority)
+		&r.CreatedBy, tsCol{&r.UpdatedAt}, tsCol{&r.SLABreachedAt}, &r.ConcurrencyKey, &r.Priority, &r.Revision)
 }
 
 const taskRunCols = `run_id, task, idx, status, attempts, output, error, items, seq,

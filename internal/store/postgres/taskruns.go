@@ -11,6 +11,8 @@ import (
 const (
 	qTaskRunList = `SELECT ` + taskRunCols + ` FROM task_runs
 		WHERE run_id = $1 ORDER BY task, idx`
+	qTaskRunListRunning = `SELECT ` + taskRunCols + ` FROM task_runs
+		WHERE run_id = $1 AND status = 'running'`
 	// qTaskRunUpsert writes every row of a batch in one statement, from one
 	// array per column.
 	qTaskRunUpsert = `INSERT INTO task_runs (` + taskRunCols + `)
@@ -31,6 +33,12 @@ const (
 // TaskRunList returns the task runs of a run ordered by task, then index.
 func (t *tx) TaskRunList(ctx context.Context, runID string) ([]*store.TaskRun, error) {
 	return queryAll(ctx, t, scanTaskRun, qTaskRunList, runID)
+}
+
+// TaskRunListRunning reads the partial index task_runs_running: as many
+// rows as the run has running task runs, not all of its task runs.
+func (t *tx) TaskRunListRunning(ctx context.Context, runID string) ([]*store.TaskRun, error) {
+	return queryAll(ctx, t, scanTaskRun, qTaskRunListRunning, runID)
 }
 
 // TaskRunUpsert writes the batch in one statement. A key given twice keeps

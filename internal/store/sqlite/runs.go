@@ -10,15 +10,16 @@ import (
 
 const runCols = `id, namespace, workflow, version, status, inputs, outputs, error, attempt,
 	compensating, parent_run_id, parent_task, parent_index, seq, created_at, started_at,
-	finished_at, deadline, created_by, updated_at, sla_breached_at, concurrency_key, priority`
+	finished_at, deadline, created_by, updated_at, sla_breached_at, concurrency_key, priority, revision`
 
 var (
 	qRunInsert = prep(`INSERT INTO runs (` + runCols + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	qRunGet    = prep(`SELECT ` + runCols + ` FROM runs WHERE id = ?`)
 	qRunUpdate = prep(`UPDATE runs SET version = ?, status = ?, inputs = ?, outputs = ?,
 		error = ?, attempt = ?, compensating = ?, seq = ?, started_at = ?, finished_at = ?,
-		deadline = ?, updated_at = ?, sla_breached_at = ? WHERE id = ?`)
+		deadline = ?, updated_at = ?, sla_breached_at = ?, revision = revision + 1
+		WHERE id = ? RETURNING revision`)
 	qRunCountActive = prep(`SELECT count(*) FROM runs
 		WHERE namespace = ? AND workflow = ? AND status IN ('running', 'waiting')`)
 	qRunNextQueued = prep(`SELECT ` + runCols + ` FROM runs
@@ -37,7 +38,7 @@ func scanRun(sc scanner) (*store.Run, error) {
 		jsonCol{&r.Outputs}, &r.Error, &r.Attempt, &r.Compensating, &r.ParentRunID, &r.ParentTask,
 		&r.ParentIndex, &r.Seq, microTime{&r.CreatedAt}, microTime{&r.StartedAt},
 		microTime{&r.FinishedAt}, microTime{&r.Deadline}, &r.CreatedBy, microTime{&r.UpdatedAt},
-		microTime{&r.SLABreachedAt}, &r.ConcurrencyKey, &r.Priority)
+		microTime{&r.SLABreachedAt}, &r.ConcurrencyKey, &r.Priority, &r.Revision)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +61,8 @@ func (t *tx) RunInsert(ctx context.Context, r *store.Run) error {
 	_, err = t.exec(ctx, qRunInsert, r.ID, r.Namespace, r.Workflow, r.Version, r.Status, inputs,
 		outputs, r.Error, r.Attempt, r.Compensating, r.ParentRunID, r.ParentTask, r.ParentIndex,
 		r.Seq, toMicros(r.CreatedAt), toMicros(r.StartedAt), toMicros(r.FinishedAt),
-		toMicros(r.Deadline), r.CreatedBy, toMicros(r.UpdatedAt), toMicros(r.SLABreachedAt), r.ConcurrencyKey, r.Priority)
+		toMicros(r.Deadline), r.CreatedBy, toMicros(r.UpdatedAt), toMicros(r.SLABreachedAt), r.ConcurrencyKey, r.Priority,
+		r.Revision)
 	if err != nil {
 		return fmt.Errorf("sqlite: run insert %s: %w", r.ID, interpretError(err))
 	}
@@ -76,7 +78,8 @@ func (t *tx) RunGet(ctx context.Context, id string) (*store.Run, error) {
 }
 
 // RunUpdate writes the mutable fields of r: all but ID, Namespace,
-// Workflow, the parent fields, CreatedAt and CreatedBy.
+// Workflow, the parent fields, CreatedAt and CreatedBy; and increments
+// its revision.
 func (t *tx) RunUpdate(ctx context.Context, r *store.Run) error {
 	inputs, err := toJSON(r.Inputs)
 	if err != nil {
@@ -86,12 +89,9 @@ func (t *tx) RunUpdate(ctx context.Context, r *store.Run) error {
 	if err != nil {
 		return err
 	}
-	res, err := t.exec(ctx, qRunUpdate, r.Version, r.Status, inputs, outputs, r.Error, r.Attempt,
+	err = t.queryRow(ctx, qRunUpdate, r.Version, r.Status, inputs, outputs, r.Error, r.Attempt,
 		r.Compensating, r.Seq, toMicros(r.StartedAt), toMicros(r.FinishedAt), toMicros(r.Deadline),
-		toMicros(r.UpdatedAt), toMicros(r.SLABreachedAt), r.ID)
-	if err == nil {
-		err = mustAffect(res)
-	}
+		toMicros(r.UpdatedAt), toMicros(r.SLABreachedAt), r.ID).Scan(&r.Revision)
 	if err != nil {
 		return fmt.Errorf("sqlite: run update %s: %w", r.ID, interpretError(err))
 	}

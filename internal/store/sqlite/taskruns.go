@@ -13,6 +13,8 @@ const taskRunCols = `run_id, task, idx, status, attempts, output, error, items, 
 var (
 	qTaskRunList = prep(`SELECT ` + taskRunCols + ` FROM task_runs
 		WHERE run_id = ? ORDER BY task, idx`)
+	qTaskRunListRunning = prep(`SELECT ` + taskRunCols + ` FROM task_runs
+		WHERE run_id = ? AND status = 'running'`)
 	qTaskRunUpsert = prep(`INSERT INTO task_runs (` + taskRunCols + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (run_id, task, idx) DO UPDATE SET status = excluded.status,
@@ -37,6 +39,13 @@ func scanTaskRun(sc scanner) (*store.TaskRun, error) {
 // TaskRunList returns the task runs of a run ordered by task, then index.
 func (t *tx) TaskRunList(ctx context.Context, runID string) ([]*store.TaskRun, error) {
 	rows, err := t.query(ctx, qTaskRunList, runID)
+	return collect(rows, err, scanTaskRun)
+}
+
+// TaskRunListRunning reads the partial index task_runs_running: as many
+// rows as the run has running task runs, not all of its task runs.
+func (t *tx) TaskRunListRunning(ctx context.Context, runID string) ([]*store.TaskRun, error) {
+	rows, err := t.query(ctx, qTaskRunListRunning, runID)
 	return collect(rows, err, scanTaskRun)
 }
 

@@ -120,6 +120,17 @@ func testAttempts(t *testing.T, open func(t *testing.T) store.Store) {
 					require.Zero(t, tr.StartedAt, tr.Task)
 				}
 			}
+			running, err := tx.TaskRunListRunning(ctx, "r1")
+			require.NoError(t, err)
+			var keys []string
+			for _, tr := range running {
+				require.Equal(t, now, tr.StartedAt, tr.Task)
+				keys = append(keys, tr.Task)
+			}
+			require.ElementsMatch(t, []string{"first", "second"}, keys, "the task runs claims made running")
+			running, err = tx.TaskRunListRunning(ctx, "none")
+			require.NoError(t, err)
+			require.Empty(t, running)
 		})
 
 		// Only due attempts; claimed ones are not claimed again.

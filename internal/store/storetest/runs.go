@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -146,7 +147,9 @@ func testRuns(t *testing.T, open func(t *testing.T) store.Store) {
 		up.Deadline = at(time.Hour)
 		up.UpdatedAt = at(3 * time.Second)
 		up.SLABreachedAt = at(30 * time.Minute)
+		up.Revision = 41 // not written: the store increments the row's
 		write(t, s, func(tx store.Tx) { require.NoError(t, tx.RunUpdate(ctx, &up)) })
+		require.EqualValues(t, 1, up.Revision, "RunUpdate increments the revision and sets it in r")
 		view(t, s, func(tx store.Tx) {
 			got, err := tx.RunGet(ctx, "r1")
 			require.NoError(t, err)
@@ -156,10 +159,25 @@ func testRuns(t *testing.T, open func(t *testing.T) store.Store) {
 		// Back to zero times and nil maps.
 		up2 := *r
 		write(t, s, func(tx store.Tx) { require.NoError(t, tx.RunUpdate(ctx, &up2)) })
+		require.EqualValues(t, 2, up2.Revision)
 		view(t, s, func(tx store.Tx) {
 			got, err := tx.RunGet(ctx, "r1")
 			require.NoError(t, err)
-			require.Equal(t, r, got)
+			want := *r
+			want.Revision = 2
+			require.Equal(t, &want, got)
+		})
+
+		// A failed transaction leaves the revision as it was.
+		err = s.Tx(ctx, func(tx store.Tx) error {
+			require.NoError(t, tx.RunUpdate(ctx, &up2))
+			return errors.New("rollback")
+		})
+		require.Error(t, err)
+		view(t, s, func(tx store.Tx) {
+			got, err := tx.RunGet(ctx, "r1")
+			require.NoError(t, err)
+			require.EqualValues(t, 2, got.Revision)
 		})
 
 		err = s.Tx(ctx, func(tx store.Tx) error { return tx.RunUpdate(ctx, newRun("nope", "ns", "wf", base)) })
