@@ -288,16 +288,7 @@ func (s *server) giveBack(ctx context.Context, as []*store.Attempt, workerID str
 func (s *server) releaseWorker(ctx context.Context, in *releaseInput) (*releaseOutput, error) {
 	id := in.Body.WorkerID
 	s.polls.end(ctx, id)
-	var held []*store.Attempt
-	err := s.st.View(ctx, func(tx store.Tx) error {
-		running, err := tx.AttemptListExpired(ctx, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), 0)
-		for _, a := range running {
-			if a.WorkerID == id {
-				held = append(held, a)
-			}
-		}
-		return err
-	})
+	held, err := s.eng.HeldBy(ctx, func(w string) bool { return w == id })
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}

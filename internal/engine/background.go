@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -53,39 +54,6 @@ func (e *Engine) FireDueTimers(ctx context.Context) (int, error) {
 // died or stalled); the failure counts for the retry policy. It returns how
 // many attempts it expired.
 func (e *Engine) ExpireLeases(ctx context.Context) (int, error) {
-	return e.expire(ctx, func(a *store.Attempt) bool { return true }, "lease expired: the worker stopped heartbeating")
-}
-
-// ExpireWorker fails every running attempt held by workers whose id starts
-// with prefix, whatever their lease: an embedded server calls it at start
-// for its own in-process workers, which died with the previous process.
-func (e *Engine) ExpireWorker(ctx context.Context, prefix string) (int, error) {
-	var held []*store.Attempt
-	if err := e.store.View(ctx, func(tx store.Tx) error {
-		var err error
-		held, err = tx.AttemptListExpired(ctx, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), 1<<20)
-		return err
-	}); err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, a := range held {
-		if len(a.WorkerID) < len(prefix) || a.WorkerID[:len(prefix)] != prefix {
-			continue
-		}
-		err := e.release(ctx, a.ID, a.LeaseToken, "interrupted: the server stopped while the attempt ran", "system:recovery")
-		if errors.Is(err, store.ErrStaleLease) {
-			continue // finished meanwhile
-		}
-		if err != nil {
-			return n, err
-		}
-		n++
-	}
-	return n, nil
-}
-
-func (e *Engine) expire(ctx context.Context, match func(*store.Attempt) bool, msg string) (int, error) {
 	var expired []*store.Attempt
 	if err := e.store.View(ctx, func(tx store.Tx) error {
 		var err error
@@ -96,16 +64,53 @@ func (e *Engine) expire(ctx context.Context, match func(*store.Attempt) bool, ms
 	}
 	n := 0
 	for _, a := range expired {
-		if !match(a) {
-			continue
-		}
-		ok, err := e.expireOne(ctx, a, msg)
+		ok, err := e.expireOne(ctx, a, "lease expired: the worker stopped heartbeating")
 		if err != nil {
 			return n, err
 		}
 		if ok {
 			n++
 		}
+	}
+	return n, nil
+}
+
+// HeldBy returns the running attempts of the workers whose id matches,
+// whatever their lease.
+func (e *Engine) HeldBy(ctx context.Context, match func(workerID string) bool) ([]*store.Attempt, error) {
+	var held []*store.Attempt
+	err := e.store.View(ctx, func(tx store.Tx) error {
+		// Every running attempt: those whose lease ends before the end of
+		// time. The store has no index by worker; see the closing note.
+		running, err := tx.AttemptListExpired(ctx, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), 0)
+		for _, a := range running {
+			if match(a.WorkerID) {
+				held = append(held, a)
+			}
+		}
+		return err
+	})
+	return held, err
+}
+
+// ExpireWorker fails every running attempt held by workers whose id starts
+// with prefix, whatever their lease: an embedded server calls it at start
+// for its own in-process workers, which died with the previous process.
+func (e *Engine) ExpireWorker(ctx context.Context, prefix string) (int, error) {
+	held, err := e.HeldBy(ctx, func(id string) bool { return strings.HasPrefix(id, prefix) })
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, a := range held {
+		err := e.release(ctx, a.ID, a.LeaseToken, "interrupted: the server stopped while the attempt ran", "system:recovery")
+		if errors.Is(err, store.ErrStaleLease) {
+			continue // finished meanwhile
+		}
+		if err != nil {
+			return n, err
+		}
+		n++
 	}
 	return n, nil
 }

@@ -61,10 +61,6 @@ func (s *State) vars(k Key, item any) expr.Vars {
 		}
 		tasks[tk.Task] = map[string]any{"output": tr.Output, "status": string(tr.Status), "error": tr.Error}
 	}
-	env := make(map[string]any, len(s.Env))
-	for name, v := range s.Env {
-		env[name] = v
-	}
 	inputs := s.Run.Inputs
 	if inputs == nil {
 		inputs = map[string]any{}
@@ -72,7 +68,7 @@ func (s *State) vars(k Key, item any) expr.Vars {
 	v := expr.Vars{
 		"inputs": inputs,
 		"tasks":  tasks,
-		"env":    env,
+		"env":    envVar(s.Env),
 		"run": map[string]any{
 			"id": s.Run.ID, "workflow": s.Run.Workflow, "namespace": s.Run.Namespace,
 			"attempt": int64(s.Run.Attempt), "started_at": s.Run.StartedAt.UTC().Format(timeLayout),

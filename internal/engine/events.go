@@ -82,12 +82,15 @@ func EventVar(ev *store.InboxEvent) map[string]any {
 	}
 }
 
-func (e *Engine) envVar() map[string]any {
-	env := make(map[string]any, len(e.env))
-	for n, v := range e.env {
-		env[n] = v
+func (e *Engine) envVar() map[string]any { return envVar(e.env) }
+
+// envVar is what expressions see as `env`: the allow-listed variables.
+func envVar(env map[string]string) map[string]any {
+	out := make(map[string]any, len(env))
+	for n, v := range env {
+		out[n] = v
 	}
-	return env
+	return out
 }
 
 // triggerRuns starts the runs of the workflows subscribed to ev's type.
