@@ -2,17 +2,20 @@ package engine
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/legatohq/legato/internal/store"
 )
 
-// maxBatch bounds the completions committed in one transaction.
+// maxBatch bounds the operations committed in one transaction.
 const maxBatch = 256
 
-// batcher commits the completions reported while a commit is in flight
-// together, in the next transaction: under load, many completions share
-// one durable commit; alone, a completion commits at once.
+// batcher is the engine's group commit: the run starts and attempt
+// completions submitted while a commit is in flight are committed
+// together, in the next transaction. Under load many share one durable
+// commit; alone, an operation commits at once.
 type batcher struct {
 	e *Engine
 
@@ -21,19 +24,43 @@ type batcher struct {
 	busy    bool
 }
 
+// completion is one operation of a batch: an attempt's result (r) or a
+// run to start (start).
 type completion struct {
-	r    *AttemptResult
-	done chan error
+	r *AttemptResult
+	// claim, when not nil, asks for the worker's next attempts in the
+	// completion's transaction (see CompleteAndClaim).
+	claim *ClaimParams
+	start *StartRunParams
+	done  chan completed
+}
+
+type completed struct {
+	next    []*store.Attempt
+	run     *store.Run
+	created bool
+	err     error
 }
 
 // submit queues r and waits for its commit. The wait does not end with
 // ctx: once queued, the completion is committed or refused, and the
 // caller learns which.
-func (b *batcher) submit(ctx context.Context, r *AttemptResult) error {
+func (b *batcher) submit(ctx context.Context, r *AttemptResult, claim *ClaimParams) ([]*store.Attempt, error) {
+	res := b.do(ctx, &completion{r: r, claim: claim})
+	return res.next, res.err
+}
+
+// startRun queues a run start and waits for its commit.
+func (b *batcher) startRun(ctx context.Context, p *StartRunParams) (*store.Run, bool, error) {
+	res := b.do(ctx, &completion{start: p})
+	return res.run, res.created, res.err
+}
+
+func (b *batcher) do(ctx context.Context, c *completion) completed {
 	if err := ctx.Err(); err != nil {
-		return err
+		return completed{err: err}
 	}
-	c := &completion{r: r, done: make(chan error, 1)}
+	c.done = make(chan completed, 1)
 	b.mu.Lock()
 	b.pending = append(b.pending, c)
 	if !b.busy {
@@ -64,25 +91,105 @@ func (b *batcher) flush(ctx context.Context) {
 }
 
 // commit applies a batch in one transaction. Should that fail (one stale
-// lease aborts the whole transaction), each completion is retried alone
-// so that one refusal does not refuse the others.
+// lease, or one start with bad inputs, aborts the whole transaction),
+// each operation is retried alone so that one refusal does not refuse
+// the others.
 func (b *batcher) commit(ctx context.Context, batch []*completion) {
-	rs := make([]*AttemptResult, len(batch))
-	for i, c := range batch {
-		rs[i] = c.r
-	}
-	err := b.e.tx(ctx, func(tx store.Tx, fx *effects) error {
-		return b.e.completeIn(ctx, tx, fx, rs...)
-	})
+	out, err := b.apply(ctx, batch)
 	if err == nil || len(batch) == 1 {
-		for _, c := range batch {
-			c.done <- err
+		for i, c := range batch {
+			out[i].err = err
+			c.done <- out[i]
 		}
 		return
 	}
 	for _, c := range batch {
-		c.done <- b.e.tx(ctx, func(tx store.Tx, fx *effects) error {
-			return b.e.completeIn(ctx, tx, fx, c.r)
-		})
+		out, err := b.apply(ctx, []*completion{c})
+		out[0].err = err
+		c.done <- out[0]
 	}
+}
+
+// apply commits the operations of batch, and the claims the completions
+// carry, in one transaction: the completions first (completeIn locks
+// their runs in id order), then the starts, then the claims.
+func (b *batcher) apply(ctx context.Context, batch []*completion) ([]completed, error) {
+	var rs []*AttemptResult
+	for _, c := range batch {
+		if c.r != nil {
+			rs = append(rs, c.r)
+		}
+	}
+	var out []completed
+	err := b.e.tx(ctx, func(tx store.Tx, fx *effects) error {
+		out = make([]completed, len(batch))
+		if err := b.e.completeIn(ctx, tx, fx, rs...); err != nil {
+			return err
+		}
+		for i, c := range batch {
+			if c.start == nil {
+				continue
+			}
+			var err error
+			if out[i].run, out[i].created, err = b.e.startIn(ctx, tx, fx, c.start); err != nil {
+				return err
+			}
+		}
+		return b.e.handOff(ctx, tx, fx, batch, out)
+	})
+	if err != nil {
+		return make([]completed, len(batch)), err
+	}
+	return out, nil
+}
+
+// handOff claims, after the completions of a transaction, the attempts
+// their workers asked for, so that a worker that finished an attempt gets
+// its next one in the same commit instead of a transaction of its own.
+// The claim is the one ClaimAttempts makes, in the same order and under
+// the same limits: an attempt queued earlier goes first, whichever run
+// the completion belonged to. Completions of one worker with the same
+// claim share one claim; its attempts are dealt out in claim order.
+func (e *Engine) handOff(ctx context.Context, tx store.Tx, fx *effects, batch []*completion, out []completed) error {
+	type group struct {
+		p       ClaimParams
+		members []int
+	}
+	var groups []*group
+	byKey := map[string]*group{}
+	for i, c := range batch {
+		if c.claim == nil || c.claim.Limit <= 0 {
+			continue
+		}
+		k := claimKey(c.claim)
+		g := byKey[k]
+		if g == nil {
+			g = &group{p: *c.claim}
+			g.p.Limit = 0
+			byKey[k] = g
+			groups = append(groups, g)
+		}
+		g.p.Limit += c.claim.Limit
+		g.members = append(g.members, i)
+	}
+	for _, g := range groups {
+		claimed, err := e.claimIn(ctx, tx, &g.p)
+		if err != nil {
+			return err
+		}
+		fx.handed(claimed)
+		for _, i := range g.members {
+			n := min(batch[i].claim.Limit, len(claimed))
+			out[i].next, claimed = claimed[:n:n], claimed[n:]
+		}
+	}
+	return nil
+}
+
+// claimKey identifies claims that can be made as one.
+func claimKey(p *ClaimParams) string {
+	q, t := slices.Clone(p.Queues), slices.Clone(p.Types)
+	slices.Sort(q)
+	slices.Sort(t)
+	return p.WorkerID + "\x00" + strings.Join(q, "\x01") + "\x00" + strings.Join(t, "\x01") + "\x00" + p.LeaseFor.String()
 }

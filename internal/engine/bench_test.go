@@ -84,6 +84,7 @@ func runWorkflow(b *testing.B, setup func(testing.TB, int) *testBundle, src stri
 	})
 	var total time.Duration
 	n := 0
+	txs := bundle.txs.Load()
 	for b.Loop() {
 		began := time.Now()
 		ch := make(chan struct{})
@@ -106,7 +107,9 @@ func runWorkflow(b *testing.B, setup func(testing.TB, int) *testBundle, src stri
 		total += time.Since(began)
 		n++
 	}
+	txs = bundle.txs.Load() - txs
 	perTask := total / time.Duration(n*tasks)
+	b.ReportMetric(float64(txs)/float64(n*tasks), "tx/task")
 	b.ReportMetric(float64(perTask.Microseconds())/1000, "ms/task")
 	b.ReportMetric(float64(tasks)/(total.Seconds()/float64(n)), "tasks/s")
 	b.ReportMetric(float64(floor.Microseconds())/1000, "floor-ms/commit")

@@ -236,10 +236,16 @@ func (e *Engine) workflow(ctx context.Context, tx store.Tx, ns, name string, ver
 
 // effects collects what to announce after a commit.
 type effects struct {
+	// enqueued: attempts were queued; workers are woken unless every one
+	// of them was handed to a worker in the same transaction (handOff).
 	enqueued bool
-	timers   bool
-	canceled []int64
-	finished []string
+	// queuedIDs and handedIDs are the attempts queued, and those claimed
+	// by a hand-off, in the transaction.
+	queuedIDs []int64
+	handedIDs map[int64]bool
+	timers    bool
+	canceled  []int64
+	finished  []string
 	// states caches the runs this transaction loaded (see load).
 	states map[string]*State
 	// changed lists the task runs the transaction wrote (repeats
@@ -255,7 +261,7 @@ type effects struct {
 func (e *Engine) announce(fx *effects) {
 	e.notifyMu.Lock()
 	defer e.notifyMu.Unlock()
-	if fx.enqueued {
+	if fx.enqueued && !fx.allHanded() {
 		if e.work != nil {
 			close(e.work)
 			e.work = nil
@@ -279,6 +285,37 @@ func (e *Engine) announce(fx *effects) {
 			f(fx.finished)
 		}
 	}
+}
+
+// queued records an attempt queued in the transaction.
+func (fx *effects) queued(id int64) {
+	fx.enqueued = true
+	fx.queuedIDs = append(fx.queuedIDs, id)
+}
+
+// handed records attempts a hand-off claimed in the transaction.
+func (fx *effects) handed(as []*store.Attempt) {
+	if len(as) > 0 && fx.handedIDs == nil {
+		fx.handedIDs = map[int64]bool{}
+	}
+	for _, a := range as {
+		fx.handedIDs[a.ID] = true
+	}
+}
+
+// allHanded reports whether every attempt the transaction queued went to
+// a worker in it: then no claimer needs waking. (Poke queues none it
+// knows of, and always wakes.)
+func (fx *effects) allHanded() bool {
+	if len(fx.queuedIDs) == 0 {
+		return false
+	}
+	for _, id := range fx.queuedIDs {
+		if !fx.handedIDs[id] {
+			return false
+		}
+	}
+	return true
 }
 
 // tx runs fn in a write transaction and announces its effects after commit.

@@ -140,7 +140,9 @@ func TestLimitsPriority(t *testing.T) { onBothStores(t, testLimitsPriority) }
 
 func testLimitsPriority(t *testing.T, setup func(testing.TB, int) *testBundle) {
 	t.Parallel()
-	b := setup(t, 1)
+	// No worker until the three runs exist: the first one holds the slot
+	// (its task cannot finish) while the other two queue.
+	b := setup(t, 0)
 	b.apply(t, `
 name: one-at-a-time
 concurrency: 1
@@ -159,6 +161,7 @@ tasks:
 	high := start(5)
 	require.Equal(t, store.RunQueued, high.Status)
 	require.Equal(t, 5, high.Priority)
+	addWorkers(t, b, 1, 1, "default")
 	b.wait(t, first.ID)
 	rl, _ := b.wait(t, low.ID)
 	rh, _ := b.wait(t, high.ID)

@@ -42,19 +42,10 @@ func (e *Engine) StartRun(ctx context.Context, p *StartRunParams) (*store.Run, e
 
 // Start is StartRun that also reports whether a run was created: false
 // when p.IdempotencyKey was already used, and the run is the one it
-// started then.
+// started then. Starts submitted at the same time commit together (the
+// engine's group commit, with completions: batch.go).
 func (e *Engine) Start(ctx context.Context, p *StartRunParams) (*store.Run, bool, error) {
-	var run *store.Run
-	var created bool
-	err := e.tx(ctx, func(tx store.Tx, fx *effects) error {
-		var err error
-		run, created, err = e.startIn(ctx, tx, fx, p)
-		return err
-	})
-	if err != nil {
-		return nil, false, err
-	}
-	return run, created, nil
+	return e.completions.startRun(ctx, p)
 }
 
 // startIn creates and starts a run inside tx, unless its idempotency key
@@ -230,7 +221,8 @@ type AttemptResult struct {
 // together (group commit): one transaction, one durable commit and one
 // load of each run for the whole batch.
 func (e *Engine) CompleteAttempt(ctx context.Context, r *AttemptResult) error {
-	return e.completions.submit(ctx, r)
+	_, err := e.completions.submit(ctx, r, nil)
+	return err
 }
 
 // completeIn applies completions inside tx: first every attempt's finish

@@ -118,13 +118,17 @@ func (e *Engine) exec(ctx context.Context, tx store.Tx, fx *effects, run *store.
 		if nb.IsZero() {
 			nb = now
 		}
-		fx.enqueued = true
-		return tx.AttemptInsert(ctx, &store.Attempt{
+		a := &store.Attempt{
 			RunID: run.ID, Task: c.Task, Index: c.Index, Number: c.Attempt, Namespace: run.Namespace,
 			Workflow: run.Workflow, Queue: c.Queue, Type: c.Type, Params: c.Params, Timeout: c.Timeout,
 			Status: store.AttemptQueued, NotBefore: nb, CreatedAt: now,
 			Priority: run.Priority, Resource: c.Resource,
-		})
+		}
+		if err := tx.AttemptInsert(ctx, a); err != nil {
+			return err
+		}
+		fx.queued(a.ID)
+		return nil
 	case SetTimer:
 		fx.timers = true
 		return tx.TimerSet(ctx, &store.Timer{RunID: run.ID, Task: c.Task, Index: c.Index, Kind: c.Kind, FireAt: c.At})

@@ -35,6 +35,31 @@ func (e *Engine) ClaimAttempts(ctx context.Context, p *ClaimParams) ([]*store.At
 	if p.WorkerID == "" {
 		return nil, errors.New("claim: a worker id is required")
 	}
+	var out []*store.Attempt
+	err := e.store.Tx(ctx, func(tx store.Tx) error {
+		var err error
+		out, err = e.claimIn(ctx, tx, p)
+		return err
+	})
+	return out, err
+}
+
+// CompleteAndClaim is CompleteAttempt that also leases, in the same
+// transaction, up to claim.Limit attempts to the worker that reports: a
+// worker that finished an attempt takes its next one without a
+// transaction of its own, and a step of a chain costs one commit. The
+// claim is the one ClaimAttempts makes (the same order, the same limits);
+// it is made only when the completion commits. claim nil or with a zero
+// Limit claims nothing.
+func (e *Engine) CompleteAndClaim(ctx context.Context, r *AttemptResult, claim *ClaimParams) ([]*store.Attempt, error) {
+	if claim != nil && claim.Limit > 0 && claim.WorkerID == "" {
+		return nil, errors.New("claim: a worker id is required")
+	}
+	return e.completions.submit(ctx, r, claim)
+}
+
+// claimIn leases up to p.Limit due attempts inside tx.
+func (e *Engine) claimIn(ctx context.Context, tx store.Tx, p *ClaimParams) ([]*store.Attempt, error) {
 	queues := p.Queues
 	if len(queues) == 0 {
 		queues = []string{defaultQueue}
@@ -43,15 +68,9 @@ func (e *Engine) ClaimAttempts(ctx context.Context, p *ClaimParams) ([]*store.At
 	if lease <= 0 {
 		lease = DefaultLease
 	}
-	var out []*store.Attempt
-	err := e.store.Tx(ctx, func(tx store.Tx) error {
-		var err error
-		out, err = tx.AttemptClaim(ctx, &store.AttemptClaimParams{
-			Queues: queues, Types: p.Types, WorkerID: p.WorkerID, Limit: max(p.Limit, 1), Now: e.now().UTC(), LeaseFor: lease,
-		})
-		return err
+	return tx.AttemptClaim(ctx, &store.AttemptClaimParams{
+		Queues: queues, Types: p.Types, WorkerID: p.WorkerID, Limit: max(p.Limit, 1), Now: e.now().UTC(), LeaseFor: lease,
 	})
-	return out, err
 }
 
 // NextDue returns when the earliest queued attempt of the queues (and

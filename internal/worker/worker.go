@@ -43,6 +43,8 @@ type Worker struct {
 	o    Options
 	log  *slog.Logger
 	wake chan struct{}
+	// idle: a slot is free and found nothing to claim.
+	idle chan struct{}
 	logs *logBuffer
 
 	mu      sync.Mutex
@@ -85,7 +87,7 @@ func New(e *engine.Engine, o Options) *Worker {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	w := &Worker{e: e, o: o, log: o.Logger, wake: make(chan struct{}, 1), running: map[int64]*inflight{}}
+	w := &Worker{e: e, o: o, log: o.Logger, wake: make(chan struct{}, 1), idle: make(chan struct{}, 1), running: map[int64]*inflight{}}
 	w.logs = newLogBuffer(e, w.log)
 	e.OnEnqueue(w.Wake)
 	e.OnCancel(w.cancel)
@@ -112,16 +114,23 @@ func (w *Worker) cancel(ids []int64) {
 
 // Run claims and executes attempts until ctx ends, then waits for the
 // attempts in flight to return (their contexts are canceled).
+//
+// Each of the Concurrency slots runs one attempt at a time. A slot that
+// finishes an attempt asks for its next one with the completion
+// (engine.CompleteAndClaim): under load a slot goes from attempt to
+// attempt with one transaction each. The claim loop below fills the slots
+// that are free when work is signalled.
 func (w *Worker) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { w.heartbeats(ctx) })
 	wg.Go(func() { w.logs.run(ctx) })
 	sem := make(chan struct{}, w.o.Concurrency)
+	claim := true
 	for {
 		free := w.o.Concurrency - len(sem)
 		var claimed []*store.Attempt
-		if free > 0 {
+		if free > 0 && claim {
 			var err error
 			claimed, err = w.claim(ctx, free)
 			if err != nil && ctx.Err() == nil {
@@ -130,22 +139,17 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		for _, a := range claimed {
 			sem <- struct{}{}
-			actx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
-			w.mu.Lock()
-			w.running[a.ID] = &inflight{a: a, cancel: cancel}
-			w.mu.Unlock()
-			stop := context.AfterFunc(ctx, func() { cancel(context.Canceled) })
 			wg.Go(func() {
-				defer func() { <-sem; w.Wake() }()
-				defer stop()
-				w.execute(actx, a)
-				w.mu.Lock()
-				delete(w.running, a.ID)
-				w.mu.Unlock()
-				cancel(nil)
+				drained := w.slot(ctx, a)
+				<-sem
+				if drained {
+					w.recheck()
+				} else {
+					w.Wake()
+				}
 			})
 		}
-		if len(claimed) == free && free > 0 {
+		if len(claimed) == free && free > 0 && claim {
 			continue // there may be more
 		}
 		wait := w.o.Poll
@@ -155,14 +159,57 @@ func (w *Worker) Run(ctx context.Context) error {
 			}
 		}
 		t := time.NewTimer(wait)
+		claim = true
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return nil
 		case <-w.wake:
+		case <-w.idle:
+			// A slot found nothing to claim after its attempt: no claim
+			// until work is signalled, only a new look at when the next
+			// attempt is due.
+			claim = false
 		case <-t.C:
 		}
 		t.Stop()
+	}
+}
+
+// slot runs a, then each attempt handed to it with the completion of the
+// previous one, until none is. It reports whether the last completion
+// asked for more and got none (nothing was due for this worker then).
+func (w *Worker) slot(ctx context.Context, a *store.Attempt) (drained bool) {
+	for a != nil {
+		var asked bool
+		a, asked = w.run(ctx, a)
+		drained = asked && a == nil
+	}
+	return drained
+}
+
+// run executes one attempt under its own context and returns the attempt
+// handed with its completion, if any, and whether one was asked for.
+func (w *Worker) run(ctx context.Context, a *store.Attempt) (*store.Attempt, bool) {
+	actx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	w.mu.Lock()
+	w.running[a.ID] = &inflight{a: a, cancel: cancel}
+	w.mu.Unlock()
+	stop := context.AfterFunc(ctx, func() { cancel(context.Canceled) })
+	defer stop()
+	next, asked := w.execute(ctx, actx, a)
+	w.mu.Lock()
+	delete(w.running, a.ID)
+	w.mu.Unlock()
+	cancel(nil)
+	return next, asked
+}
+
+// recheck tells the claim loop that a slot is free with nothing to claim.
+func (w *Worker) recheck() {
+	select {
+	case w.idle <- struct{}{}:
+	default:
 	}
 }
 
@@ -175,27 +222,44 @@ func (w *Worker) nextDue(ctx context.Context) time.Time {
 	return at
 }
 
-// execute runs one attempt and reports its result.
-func (w *Worker) execute(ctx context.Context, a *store.Attempt) {
+// execute runs one attempt and reports its result. Unless the worker is
+// stopping (wctx ended), the report asks for the slot's next attempt,
+// which execute returns (nil when none was due), with whether it asked.
+func (w *Worker) execute(wctx, ctx context.Context, a *store.Attempt) (*store.Attempt, bool) {
 	res := &engine.AttemptResult{ID: a.ID, Token: a.LeaseToken, Actor: "worker:" + w.o.ID}
 	out, err := w.invoke(ctx, a)
 	w.logs.flush(context.WithoutCancel(ctx))
 	if err != nil && ctx.Err() != nil {
 		w.stopped(ctx, a, res)
-		return
+		return nil, false
 	}
 	res.Output = out
 	if err != nil {
 		res.Err = err.Error()
 		res.NonRetryable = tasks.IsNonRetryable(err)
 	}
-	if err := w.report(ctx, a, func(ctx context.Context) error { return w.e.CompleteAttempt(ctx, res) }); err != nil {
+	var claim *engine.ClaimParams
+	if wctx.Err() == nil {
+		claim = &engine.ClaimParams{WorkerID: w.o.ID, Queues: w.o.Queues, Types: w.o.Types, Limit: 1, LeaseFor: w.o.LeaseFor}
+	}
+	var next []*store.Attempt
+	err = w.report(ctx, a, func(ctx context.Context) error {
+		var err error
+		next, err = w.e.CompleteAndClaim(ctx, res, claim)
+		return err
+	})
+	if err != nil {
 		if errors.Is(err, store.ErrStaleLease) {
 			w.attemptLog(a).Info("attempt result refused: lease no longer held")
-			return
+		} else {
+			w.attemptLog(a).Error("complete attempt", "err", err)
 		}
-		w.attemptLog(a).Error("complete attempt", "err", err)
+		return nil, false
 	}
+	if len(next) == 0 {
+		return nil, claim != nil
+	}
+	return next[0], true
 }
 
 // report calls f until it succeeds, is refused, or ctx ends (the run
