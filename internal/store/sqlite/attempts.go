@@ -3,9 +3,11 @@ package sqlite
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -98,10 +100,120 @@ func (t *tx) AttemptGet(ctx context.Context, id int64) (*store.Attempt, error) {
 	return a, nil
 }
 
-// AttemptClaim takes three statements whatever the number of attempts
-// (five under limits): pick the due ones, lease each with its own token,
-// mark their task runs. Under limits it reads a window of candidates past
-// the blocked queues, types and resources and keeps those the budget allows.
+// The claim's and AttemptNextDue's statements have fixed texts, prepared
+// by Open like the others: lists go in as one JSON array argument each,
+// read with json_each. Their arguments are, in order (see filterArgs):
+//
+//	?1 the queue (one queue) or the queues (a JSON array: many)
+//	?2 the types, a JSON array; any type when empty
+//	?3, ?4, ?5 JSON arrays of queues, types and resources, left out by
+//	   queuedFilter (blocked by the limits) and kept by nextDueHeld
+//
+// One queue has its own texts: queue = ?1 lets the claim read the claim
+// order's index (status, queue, priority DESC, not_before, id) from its
+// start and stop at its LIMIT, where IN over several queues reads each
+// queue's range and sorts them.
+var (
+	qClaimOne, qClaimMany             = claimSelect(false), claimSelect(true)
+	qNextDueOne, qNextDueMany         = minNotBefore(queuedFilter(false)), minNotBefore(queuedFilter(true))
+	qNextDueHeldOne, qNextDueHeldMany = minNotBefore(nextDueHeld(false)), minNotBefore(nextDueHeld(true))
+	// qAttemptLease leases the attempts of ?1, a JSON array of
+	// [id, token] pairs, and returns them.
+	qAttemptLease = prep(`WITH claim (id, token) AS (SELECT value ->> 0, value ->> 1 FROM json_each(?1))
+		UPDATE attempts SET status = 'running', lease_token = claim.token, started_at = ?2,
+			lease_expires_at = ?3, worker_id = ?4
+		FROM claim WHERE attempts.id = claim.id
+		RETURNING ` + qualify("attempts", attemptCols))
+	// qTaskRunsStart marks running the task runs of the attempts of ?3, a
+	// JSON array of ids.
+	qTaskRunsStart = prep(`UPDATE task_runs SET status = ?1,
+			started_at = CASE WHEN task_runs.started_at = 0 THEN ?2 ELSE task_runs.started_at END
+		FROM attempts a
+		WHERE a.id IN (SELECT value FROM json_each(?3))
+			AND task_runs.run_id = a.run_id AND task_runs.task = a.task AND task_runs.idx = a.idx`)
+)
+
+// queueCond is the condition on the queue of ?1: one queue, or many.
+func queueCond(many bool) string {
+	if many {
+		return `queue IN (SELECT value FROM json_each(?1))`
+	}
+	return `queue = ?1`
+}
+
+// typeCond is the condition on the type of ?2: any when empty.
+const typeCond = `(?2 = '[]' OR type IN (SELECT value FROM json_each(?2)))`
+
+// queuedFilter is the WHERE clause of the queued attempts of the queues
+// and types outside the blocked queues, types and resources. An empty
+// list's subquery is never run (SQLite builds an IN's table at its first
+// use), so that without limits the claim pays for none of them.
+func queuedFilter(many bool) string {
+	return `status = 'queued' AND ` + queueCond(many) + ` AND ` + typeCond + `
+		AND (?3 = '[]' OR queue NOT IN (SELECT value FROM json_each(?3)))
+		AND (?4 = '[]' OR type NOT IN (SELECT value FROM json_each(?4)))
+		AND (?5 = '[]' OR resource NOT IN (SELECT value FROM json_each(?5)))`
+}
+
+// nextDueHeld is the WHERE clause of the queued attempts of the queues
+// and types in one of the queues, types or resources held back.
+func nextDueHeld(many bool) string {
+	return `status = 'queued' AND ` + queueCond(many) + ` AND ` + typeCond + `
+		AND (queue IN (SELECT value FROM json_each(?3))
+			OR type IN (SELECT value FROM json_each(?4))
+			OR resource IN (SELECT value FROM json_each(?5)))`
+}
+
+// minNotBefore is AttemptNextDue's statement over the attempts of where.
+func minNotBefore(where string) string {
+	return prep(`SELECT min(not_before) FROM attempts WHERE ` + where)
+}
+
+// claimSelect is the claim's candidates, ?6 the time and ?7 how many, in
+// claim order. The claim order's index is named: the planner would
+// otherwise take the (status, queue, not_before) one for the range and
+// sort every due attempt at each claim, which a deep queue makes
+// quadratic. The LIMIT is cast: SQLite plans with the value of a bare
+// parameter there, and re-prepares the statement whenever it changes (a
+// worker's free slots vary from claim to claim).
+func claimSelect(many bool) string {
+	return prep(`SELECT id, queue, type, resource FROM attempts INDEXED BY attempts_claim_priority
+		WHERE ` + queuedFilter(many) + ` AND not_before <= ?6
+		ORDER BY priority DESC, not_before, id LIMIT CAST(?7 AS INTEGER)`)
+}
+
+// filterArgs are the arguments ?1 to ?5 of the statements above, and the
+// statement of the two, one and many, that fits the queues.
+func filterArgs(one, many string, queues, types, qs, ts, rs []string) (string, []any) {
+	args := make([]any, 5, 7)
+	if len(queues) == 1 {
+		args[0] = queues[0]
+	} else {
+		args[0], one = jsonList(queues), many
+	}
+	args[1], args[2], args[3], args[4] = jsonList(types), jsonList(qs), jsonList(ts), jsonList(rs)
+	return one, args
+}
+
+// jsonList is vals as a JSON array, [] when empty.
+func jsonList(vals []string) string {
+	if len(vals) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(vals) // strings always encode
+	return string(b)
+}
+
+// AttemptClaim takes three statements whatever the number of attempts,
+// all prepared: pick the due ones, lease each with its own token, mark
+// their task runs. Reading the limits adds one, and under limits one for
+// the running counts and one per bucket drawn from. Under limits it reads
+// a window of candidates past the blocked queues, types and resources and
+// keeps those the budget allows. The limits are read afresh each time,
+// not cached: the prepared read of the (usually empty) table costs about
+// 1% of a claim's CPU in the engine's fan-out benchmark, and a cached
+// "no limits" would have to stay right across the read pool's snapshots
+// (AttemptNextDue runs in View) and the writer's rollbacks.
 func (t *tx) AttemptClaim(ctx context.Context, p *store.AttemptClaimParams) ([]*store.Attempt, error) {
 	if len(p.Queues) == 0 || p.Limit <= 0 {
 		return nil, nil
@@ -111,18 +223,13 @@ func (t *tx) AttemptClaim(ctx context.Context, p *store.AttemptClaimParams) ([]*
 		return nil, fmt.Errorf("sqlite: attempt claim: %w", err)
 	}
 	now := toMicros(budget.Now())
-	where, args := queuedFilter(p.Queues, p.Types, budget)
+	bq, bt, br := budget.Blocked()
+	q, args := filterArgs(qClaimOne, qClaimMany, p.Queues, p.Types, bq, bt, br)
 	window := p.Limit
 	if !budget.Empty() {
 		window = min(4*p.Limit+16, 1000)
 	}
-	args = append(args, now, window)
-	// The claim order's index, named: the planner would otherwise take the
-	// (status, queue, not_before) one for the range and sort every due
-	// attempt at each claim, which a deep queue makes quadratic.
-	rows, err := t.query(ctx, `SELECT id, queue, type, resource FROM attempts INDEXED BY attempts_claim_priority
-		WHERE `+where+` AND not_before <= ?
-		ORDER BY priority DESC, not_before, id LIMIT ?`, args...)
+	rows, err := t.query(ctx, q, append(args, now, window)...)
 	cands, err := collect(rows, err, func(sc scanner) (*store.Attempt, error) {
 		var a store.Attempt
 		return &a, sc.Scan(&a.ID, &a.Queue, &a.Type, &a.Resource)
@@ -130,15 +237,25 @@ func (t *tx) AttemptClaim(ctx context.Context, p *store.AttemptClaimParams) ([]*
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: attempt claim: %w", err)
 	}
-	var ids []*int64
+	// leases is [[id, token], …] and ids [id, …], in JSON.
+	leases, ids := []byte{'['}, []byte{'['}
+	n := 0
 	for _, a := range cands {
-		if len(ids) < p.Limit && budget.Take(a.Queue, a.Type, a.Resource) {
-			ids = append(ids, &a.ID)
+		if n == p.Limit || !budget.Take(a.Queue, a.Type, a.Resource) {
+			continue
 		}
+		if n > 0 {
+			leases, ids = append(leases, ','), append(ids, ',')
+		}
+		n++
+		ids = strconv.AppendInt(ids, a.ID, 10)
+		leases = append(strconv.AppendInt(append(leases, '['), a.ID, 10), ",\""...)
+		leases = append(append(leases, newToken()...), "\"]"...)
 	}
-	if len(ids) == 0 {
+	if n == 0 {
 		return nil, nil
 	}
+	leases, ids = append(leases, ']'), append(ids, ']')
 	for _, l := range budget.Taken() {
 		if _, err := t.exec(ctx, qLimitBucket, l.Tokens, toMicros(l.RefilledAt), l.Kind, l.Name); err != nil {
 			return nil, fmt.Errorf("sqlite: attempt claim: bucket: %w", interpretError(err))
@@ -146,18 +263,7 @@ func (t *tx) AttemptClaim(ctx context.Context, p *store.AttemptClaimParams) ([]*
 	}
 
 	expires := toMicros(budget.Now().Add(p.LeaseFor))
-	args = args[:0]
-	values := make([]string, len(ids))
-	for i, id := range ids {
-		values[i] = "(?, ?)"
-		args = append(args, *id, newToken())
-	}
-	args = append(args, now, expires, p.WorkerID)
-	rows, err = t.query(ctx, `WITH claim (id, token) AS (VALUES `+strings.Join(values, ", ")+`)
-		UPDATE attempts SET status = 'running', lease_token = claim.token, started_at = ?,
-			lease_expires_at = ?, worker_id = ?
-		FROM claim WHERE attempts.id = claim.id
-		RETURNING `+qualify("attempts", attemptCols), args...)
+	rows, err = t.query(ctx, qAttemptLease, string(leases), now, expires, p.WorkerID)
 	claimed, err := collect(rows, err, scanAttempt)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: attempt claim: %w", err)
@@ -172,17 +278,7 @@ func (t *tx) AttemptClaim(ctx context.Context, p *store.AttemptClaimParams) ([]*
 		return cmp.Compare(a.ID, b.ID)
 	})
 
-	args = args[:0]
-	args = append(args, store.TaskRunning, now)
-	for _, id := range ids {
-		args = append(args, *id)
-	}
-	_, err = t.exec(ctx, `UPDATE task_runs SET status = ?,
-			started_at = CASE WHEN task_runs.started_at = 0 THEN ? ELSE task_runs.started_at END
-		FROM attempts a
-		WHERE a.id IN (`+placeholders(len(ids))+`)
-			AND task_runs.run_id = a.run_id AND task_runs.task = a.task AND task_runs.idx = a.idx`, args...)
-	if err != nil {
+	if _, err = t.exec(ctx, qTaskRunsStart, store.TaskRunning, now, string(ids)); err != nil {
 		return nil, fmt.Errorf("sqlite: attempt claim: task runs: %w", interpretError(err))
 	}
 	return claimed, nil
@@ -299,63 +395,41 @@ func (t *tx) AttemptNextDue(ctx context.Context, queues, types []string) (time.T
 	if err != nil {
 		return time.Time{}, fmt.Errorf("sqlite: attempt next due: %w", err)
 	}
-	minDue := func(extra string, extraArgs []any, b *store.Budget) (time.Time, error) {
-		where, args := queuedFilter(queues, types, b)
+	minDue := func(one, many string, qs, ts, rs []string) (time.Time, error) {
+		q, args := filterArgs(one, many, queues, types, qs, ts, rs)
 		var next *int64
-		err := t.queryRow(ctx, `SELECT min(not_before) FROM attempts WHERE `+where+extra, append(args, extraArgs...)...).Scan(&next)
-		if err != nil || next == nil {
+		if err := t.queryRow(ctx, q, args...).Scan(&next); err != nil || next == nil {
 			return time.Time{}, interpretError(err)
 		}
 		return fromMicros(*next), nil
 	}
-	next, err := minDue("", nil, budget)
+	bq, bt, br := budget.Blocked()
+	next, err := minDue(qNextDueOne, qNextDueMany, bq, bt, br)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("sqlite: attempt next due: %w", err)
 	}
 	for _, w := range budget.Waits() {
-		due, err := minDue(" AND "+string(w.Kind)+" = ?", []any{w.Name}, nil)
+		held := [3][]string{}
+		switch w.Kind {
+		case store.LimitQueue:
+			held[0] = []string{w.Name}
+		case store.LimitType:
+			held[1] = []string{w.Name}
+		case store.LimitResource:
+			held[2] = []string{w.Name}
+		}
+		due, err := minDue(qNextDueHeldOne, qNextDueHeldMany, held[0], held[1], held[2])
 		if err != nil {
 			return time.Time{}, fmt.Errorf("sqlite: attempt next due: %w", err)
 		}
 		next = store.EarliestWait(next, due, w.At)
 	}
 	if fq, ft, fr := budget.Full(); len(fq)+len(ft)+len(fr) > 0 {
-		var conds []string
-		var args []any
-		for col, names := range map[string][]string{"queue": fq, "type": ft, "resource": fr} {
-			if len(names) > 0 {
-				conds = append(conds, col+` IN (`+placeholders(len(names))+`)`)
-				for _, n := range names {
-					args = append(args, n)
-				}
-			}
-		}
-		due, err := minDue(" AND ("+strings.Join(conds, " OR ")+")", args, nil)
+		due, err := minDue(qNextDueHeldOne, qNextDueHeldMany, fq, ft, fr)
 		if err != nil {
 			return time.Time{}, fmt.Errorf("sqlite: attempt next due: %w", err)
 		}
 		next = store.EarliestWait(next, due, nowFunc().Add(store.LimitRecheck))
 	}
 	return next, nil
-}
-
-// queuedFilter is the WHERE clause of the queued attempts of queues and
-// types (any when empty) outside what b blocks (nothing when b is nil).
-func queuedFilter(queues, types []string, b *store.Budget) (string, []any) {
-	var args []any
-	in := func(col, op string, vals []string) string {
-		if len(vals) == 0 {
-			return ""
-		}
-		for _, v := range vals {
-			args = append(args, v)
-		}
-		return ` AND ` + col + ` ` + op + ` (` + placeholders(len(vals)) + `)`
-	}
-	where := `status = 'queued'` + in("queue", "IN", queues) + in("type", "IN", types)
-	if b != nil {
-		bq, bt, br := b.Blocked()
-		where += in("queue", "NOT IN", bq) + in("type", "NOT IN", bt) + in("resource", "NOT IN", br)
-	}
-	return where, args
 }

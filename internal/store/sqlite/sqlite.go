@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -31,6 +32,10 @@ type Store struct {
 
 	// stmts is filled by Open and only read afterwards.
 	stmts map[stmtKey]*sql.Stmt
+	// unprepared counts the statements run without a prepared statement
+	// (their text was not registered with prep): SQLite parses and plans
+	// each anew. Tests check the claim's path has none.
+	unprepared atomic.Int64
 }
 
 var _ store.Store = (*Store)(nil)

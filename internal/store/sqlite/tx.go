@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"modernc.org/sqlite"
@@ -31,11 +30,12 @@ var _ store.Tx = (*tx)(nil)
 var nowFunc = time.Now
 
 // stmt returns query as a statement of this transaction: the prepared one
-// when query was registered with prep, else a plain query is used.
+// when query was registered with prep, else nil and a plain query is used.
 func (t *tx) stmt(ctx context.Context, query string) *sql.Stmt {
 	if st, ok := t.s.stmts[stmtKey{t.db, query}]; ok {
 		return t.tx.StmtContext(ctx, st)
 	}
+	t.s.unprepared.Add(1)
 	return nil
 }
 
@@ -179,11 +179,6 @@ func newToken() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
 	return hex.EncodeToString(b[:])
-}
-
-// placeholders returns "?, ?, ?" for n arguments.
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
 // limitOrAll maps a limit <= 0 to no limit (-1 for SQLite's LIMIT).
