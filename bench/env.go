@@ -105,7 +105,7 @@ func createDatabase(ctx context.Context, dsn string) (string, func(), error) {
 
 // start starts the server and waits until it answers.
 func (e *env) start(ctx context.Context) error {
-	args := []string{"server", "--data", e.dataDir, "--addr", e.addr, "--workers", "8", "--log-level", "warn"}
+	args := []string{"server", "--data", e.dataDir, "--addr", e.addr, "--workers", strconv.Itoa(e.cfg.workers), "--log-level", "warn"}
 	if e.cfg.store == "postgres" {
 		args = append(args, "--store", "postgres", "--dsn", e.dsn)
 	}

@@ -28,6 +28,7 @@ func (a *app) serverCmd() *cobra.Command {
 		logLevel  string
 		notifyCfg string
 		retention time.Duration
+		pprofAddr string
 		metrics   string
 		otlp      string
 		limits    limitFlags
@@ -61,8 +62,8 @@ queued again, to run on the next start.`,
 			return server.Run(cmd.Context(), server.Config{
 				DataDir: a.data, Addr: addr, Workers: workers, Apply: apply, Env: env, NodeID: nodeID,
 				Store: storeKind, DSN: dsn, NotifyConfig: notifyCfg, Metrics: metrics, OTLPEndpoint: otlp, Limits: lims,
-				EventRetention: retention,
-				Version:        versionString(), Logger: log,
+				EventRetention: retention, PprofAddr: pprofAddr,
+				Version: versionString(), Logger: log,
 			})
 		},
 	}
@@ -79,6 +80,7 @@ queued again, to run on the next start.`,
 	f.StringVar(&notifyCfg, "notify-config", envOr("LEGATO_NOTIFY_CONFIG", ""), "YAML file of notification channels (webhook, smtp) that workflows' notify rules name; see docs/alerts.md (env LEGATO_NOTIFY_CONFIG)")
 	f.StringVar(&metrics, "metrics", envOr("LEGATO_METRICS", "public"), "GET /metrics: public (no token), token (any API token) or off (env LEGATO_METRICS)")
 	f.StringVar(&otlp, "otlp-endpoint", envOr("LEGATO_OTLP_ENDPOINT", ""), "OTLP/HTTP collector URL (http://host:4318) to export traces to; default OTEL_EXPORTER_OTLP_ENDPOINT, else tracing is off (env LEGATO_OTLP_ENDPOINT)")
+	f.StringVar(&pprofAddr, "pprof-addr", envOr("LEGATO_PPROF_ADDR", ""), "serve Go's CPU, heap and goroutine profiles at /debug/pprof/ on this address, WITHOUT authentication: use a loopback address (default off; env LEGATO_PPROF_ADDR)")
 	f.StringVar(&logLevel, "log-level", envOr("LEGATO_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env LEGATO_LOG_LEVEL)")
 	limits.register(cmd)
 	return cmd

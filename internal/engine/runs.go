@@ -135,7 +135,32 @@ func (e *Engine) insertRun(ctx context.Context, tx store.Tx, fx *effects, run *s
 		return nil, err
 	}
 	fx.runCreated(run, created)
+	// The transaction knows the new run whole: its first transition
+	// needs no read (load finds it here).
+	seeded := *run
+	if seeded.Inputs, err = jsonCopy(run.Inputs); err != nil {
+		return nil, err
+	}
+	fx.loaded(run.ID, &State{Workflow: w, Run: &seeded, Tasks: map[Key]*store.TaskRun{}, NewID: e.newID, Env: e.env})
 	return w, nil
+}
+
+// jsonCopy returns m as the store gives it back: decoded from its JSON
+// (numbers as float64), so that a run's state reads the same whether it
+// was just created or loaded.
+func jsonCopy(m map[string]any) (map[string]any, error) {
+	if m == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encode inputs: %w", err)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, fmt.Errorf("decode inputs: %w", err)
+	}
+	return out, nil
 }
 
 // concurrencyKey evaluates the workflow's concurrency key over the run's

@@ -64,6 +64,9 @@ type Config struct {
 	// EventRetention is how long received events are kept (0: 7 days;
 	// negative: forever).
 	EventRetention time.Duration
+	// PprofAddr, when set, serves Go's profiles at /debug/pprof/ on this
+	// address, without authentication (use a loopback address).
+	PprofAddr string
 	// Version is the build version.
 	Version string
 	Logger  *slog.Logger
@@ -143,6 +146,14 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if err := applyFiles(ctx, eng, cfg.Apply, log); err != nil {
 		return err
+	}
+
+	if cfg.PprofAddr != "" {
+		stopPprof, err := servePprof(ctx, cfg.PprofAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
 	}
 
 	verifier := auth.NewVerifier(st)

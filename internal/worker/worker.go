@@ -153,11 +153,16 @@ func (w *Worker) Run(ctx context.Context) error {
 			continue // there may be more
 		}
 		wait := w.o.Poll
-		if next := w.nextDue(ctx); !next.IsZero() {
-			if d := time.Until(next); d < wait {
-				wait = max(d, time.Millisecond)
+		if w.o.Concurrency-len(sem) > 0 {
+			if next := w.nextDue(ctx); !next.IsZero() {
+				if d := time.Until(next); d < wait {
+					wait = max(d, time.Millisecond)
+				}
 			}
 		}
+		// With every slot busy, nothing is claimed here: a slot that
+		// finishes asks for its next attempt with its completion, and
+		// says so (Wake or recheck) when it is free.
 		t := time.NewTimer(wait)
 		claim = true
 		select {
