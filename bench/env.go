@@ -105,7 +105,10 @@ func createDatabase(ctx context.Context, dsn string) (string, func(), error) {
 
 // start starts the server and waits until it answers.
 func (e *env) start(ctx context.Context) error {
-	args := []string{"server", "--data", e.dataDir, "--addr", e.addr, "--workers", strconv.Itoa(e.cfg.workers), "--log-level", "warn"}
+	args := []string{"server", "--data", e.dataDir, "--addr", e.addr, "--log-level", "warn"}
+	if e.cfg.workers > 0 {
+		args = append(args, "--workers", strconv.Itoa(e.cfg.workers))
+	}
 	if e.cfg.store == "postgres" {
 		args = append(args, "--store", "postgres", "--dsn", e.dsn)
 	}

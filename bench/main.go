@@ -42,7 +42,7 @@ func main() {
 	flag.BoolVar(&c.quick, "quick", false, "smaller workloads and fewer repetitions (under two minutes)")
 	flag.StringVar(&c.workloads, "workloads", "", "comma-separated workloads to run (default: all)")
 	flag.StringVar(&c.bin, "bin", "", "a legato binary to test instead of building ./cmd/legato")
-	flag.IntVar(&c.workers, "workers", 8, "the server's in-process workers (legato server --workers)")
+	flag.IntVar(&c.workers, "workers", 0, "the server's in-process workers (legato server --workers; 0: the server's default)")
 	flag.BoolVar(&c.keep, "keep", false, "keep the temporary directory (server logs, databases)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -62,10 +62,14 @@ tasks:
 	onStores(b, func(b *testing.B, setup func(testing.TB, int) *testBundle) { runWorkflow(b, setup, src, items+1) })
 }
 
+// benchWorkers is the attempts the benchmarks' in-process worker runs at
+// once: the server's default (legato server --workers).
+const benchWorkers = 32
+
 // runWorkflow applies src, measures the commit floor, then runs the
 // workflow once per op and reports per-task figures beside the floor.
 func runWorkflow(b *testing.B, setup func(testing.TB, int) *testBundle, src string, tasks int) {
-	bundle := setup(b, 8)
+	bundle := setup(b, benchWorkers)
 	bundle.apply(b, src)
 	name := strings.TrimSpace(strings.TrimPrefix(strings.SplitN(src, "\n", 2)[0], "name:"))
 	floor := commitFloor(b, bundle.st)

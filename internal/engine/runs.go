@@ -278,12 +278,24 @@ func (e *Engine) completeIn(ctx context.Context, tx store.Tx, fx *effects, rs ..
 		}
 	}
 	slices.SortStableFunc(finished, func(x, y done) int { return strings.Compare(x.a.RunID, y.a.RunID) })
-	for _, f := range finished {
-		if err := e.apply(ctx, tx, fx, f.a.RunID, AttemptDone{
-			Task: f.a.Task, Index: f.a.Index, Attempt: f.a.Number, Output: f.r.Output, Err: f.r.Err, NonRetryable: f.r.NonRetryable,
-		}, f.r.Actor, 0); err != nil {
+	// The completions of one run are decided one after the other and
+	// written together (applyAll).
+	for len(finished) > 0 {
+		n := 1
+		for n < len(finished) && finished[n].a.RunID == finished[0].a.RunID {
+			n++
+		}
+		evs, actors := make([]Event, n), make([]string, n)
+		for i, f := range finished[:n] {
+			evs[i] = AttemptDone{
+				Task: f.a.Task, Index: f.a.Index, Attempt: f.a.Number, Output: f.r.Output, Err: f.r.Err, NonRetryable: f.r.NonRetryable,
+			}
+			actors[i] = f.r.Actor
+		}
+		if err := e.applyAll(ctx, tx, fx, finished[0].a.RunID, evs, actors, 0); err != nil {
 			return err
 		}
+		finished = finished[n:]
 	}
 	return nil
 }

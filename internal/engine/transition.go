@@ -18,6 +18,18 @@ const maxDepth = 32
 // tx. Commands that touch other runs (children, parents, queued runs of
 // the same workflow) apply their events in the same transaction.
 func (e *Engine) apply(ctx context.Context, tx store.Tx, fx *effects, runID string, ev Event, actor string, depth int) error {
+	return e.applyAll(ctx, tx, fx, runID, []Event{ev}, []string{actor}, depth)
+}
+
+// applyAll decides the events of one run in order (actors[i] is the
+// actor of evs[i]) and writes their results together: the run once, each
+// changed task run once, the journal in one append, then the commands in
+// order. A decision whose commands reach beyond the run's own rows (a
+// child, a parent, the workflow's queued runs, an event wait) is written
+// with the decisions before it and its commands run at once, before the
+// next event is decided, so that what they do to this run comes after it
+// in the journal, as it would one event at a time.
+func (e *Engine) applyAll(ctx context.Context, tx store.Tx, fx *effects, runID string, evs []Event, actors []string, depth int) error {
 	if depth > maxDepth {
 		return fmt.Errorf("run %s: transitions nested deeper than %d", runID, maxDepth)
 	}
@@ -25,34 +37,104 @@ func (e *Engine) apply(ctx context.Context, tx store.Tx, fx *effects, runID stri
 	if err != nil {
 		return err
 	}
-	st.Now = e.now().UTC()
+	var w pendingWrites
+	for i, ev := range evs {
+		st.Now = e.now().UTC()
+		d := Decide(st, ev)
+		for _, j := range d.Journal {
+			j.Actor = actors[i]
+		}
+		w.add(&d, actors[i])
+		if i == len(evs)-1 || reachesOut(d.Commands) {
+			if err := e.write(ctx, tx, fx, st, &w, depth); err != nil {
+				return err
+			}
+			w = pendingWrites{}
+		}
+	}
+	return nil
+}
+
+// pendingWrites are the results of decisions about one run not yet
+// written.
+type pendingWrites struct {
+	order   []Key
+	changed map[Key]*store.TaskRun // nil value: deleted
+	journal []*store.Event
+	cmds    []Command
+	actors  []string
+	// all lists every changed task run, repeats included (for OnCommit).
+	all []*store.TaskRun
+}
+
+func (w *pendingWrites) add(d *Decision, actor string) {
+	if w.changed == nil {
+		w.changed = map[Key]*store.TaskRun{}
+	}
+	set := func(k Key, tr *store.TaskRun) {
+		if _, ok := w.changed[k]; !ok {
+			w.order = append(w.order, k)
+		}
+		w.changed[k] = tr
+	}
+	for _, k := range d.Deleted {
+		set(k, nil)
+	}
+	for _, tr := range d.Changed {
+		set(Key{tr.Task, tr.Index}, tr)
+	}
+	w.all = append(w.all, d.Changed...)
+	w.journal = append(w.journal, d.Journal...)
+	for _, c := range d.Commands {
+		w.cmds = append(w.cmds, c)
+		w.actors = append(w.actors, actor)
+	}
+}
+
+// reachesOut reports whether a command reads or writes beyond the run's
+// own task runs, attempts and timers.
+func reachesOut(cmds []Command) bool {
+	for _, c := range cmds {
+		switch c.(type) {
+		case StartChild, CancelChild, NotifyParent, RunFinished, WaitEvent:
+			return true
+		}
+	}
+	return false
+}
+
+// write stores the run as st has it and the pending writes, then runs
+// their commands.
+func (e *Engine) write(ctx context.Context, tx store.Tx, fx *effects, st *State, w *pendingWrites, depth int) error {
 	run := st.Run
-	d := Decide(st, ev)
 	run.UpdatedAt = st.Now
 	if err := tx.RunUpdate(ctx, run); err != nil {
 		return err
 	}
-	for _, k := range d.Deleted {
-		if err := tx.TaskRunDelete(ctx, runID, k.Task, k.Index); err != nil {
+	var upserts []*store.TaskRun
+	for _, k := range w.order {
+		tr := w.changed[k]
+		if tr == nil {
+			if err := tx.TaskRunDelete(ctx, run.ID, k.Task, k.Index); err != nil {
+				return err
+			}
+			continue
+		}
+		upserts = append(upserts, tr)
+	}
+	if len(upserts) > 0 {
+		if err := tx.TaskRunUpsert(ctx, upserts); err != nil {
 			return err
 		}
 	}
-	if len(d.Changed) > 0 {
-		if err := tx.TaskRunUpsert(ctx, d.Changed); err != nil {
-			return err
-		}
-		fx.changed = append(fx.changed, d.Changed...)
-	}
-	for _, j := range d.Journal {
-		j.Actor = actor
-	}
-	if err := tx.EventAppend(ctx, d.Journal); err != nil {
+	fx.changed = append(fx.changed, w.all...)
+	if err := tx.EventAppend(ctx, w.journal); err != nil {
 		return err
 	}
-	fx.journal(d.Journal...)
-	for _, c := range d.Commands {
-		if err := e.exec(ctx, tx, fx, run, c, actor, depth); err != nil {
-			return fmt.Errorf("run %s: %s: %w", runID, c.commandName(), err)
+	fx.journal(w.journal...)
+	for i, c := range w.cmds {
+		if err := e.exec(ctx, tx, fx, run, c, w.actors[i], depth); err != nil {
+			return fmt.Errorf("run %s: %s: %w", run.ID, c.commandName(), err)
 		}
 	}
 	return nil
