@@ -88,7 +88,9 @@ func testHandOffKeepsTheClaimOrder(t *testing.T, setup func(testing.TB, int) *te
 	require.Equal(t, "b", rest[0].Task)
 }
 
-func TestHandOffSharesOneClaimAmongABatch(t *testing.T) { onBothStores(t, testHandOffSharesOneClaimAmongABatch) }
+func TestHandOffSharesOneClaimAmongABatch(t *testing.T) {
+	onBothStores(t, testHandOffSharesOneClaimAmongABatch)
+}
 
 // Completions committed together each get their own attempts: none is
 // handed twice, and none is lost.
