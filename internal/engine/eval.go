@@ -51,15 +51,14 @@ func Backoff(r *spec.Retry, attempt int, seed string) time.Duration {
 
 // vars builds what expressions see for the task run k.
 func (s *State) vars(k Key, item any) expr.Vars {
-	tasks := make(map[string]any, len(s.Tasks))
-	for tk, tr := range s.Tasks {
-		if tk.Index >= 0 {
-			continue
+	// The workflow's tasks, not every task run: a for_each's items would
+	// make each rendering cost O(items).
+	tasks := make(map[string]any, len(s.Workflow.Tasks))
+	for i := range s.Workflow.Tasks {
+		id := s.Workflow.Tasks[i].ID
+		if tr := s.Tasks[Key{id, -1}]; tr != nil {
+			tasks[id] = map[string]any{"output": tr.Output, "status": string(tr.Status), "error": tr.Error}
 		}
-		if _, r := splitRole(tk.Task); r != roleMain {
-			continue
-		}
-		tasks[tk.Task] = map[string]any{"output": tr.Output, "status": string(tr.Status), "error": tr.Error}
 	}
 	inputs := s.Run.Inputs
 	if inputs == nil {
