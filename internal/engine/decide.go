@@ -119,7 +119,9 @@ func (s *State) onRetry(d *Decision) {
 		return
 	}
 	// Task runs that did not succeed start again; so do those whose effects
-	// a compensation undid, and the fallback and compensation rows.
+	// a compensation undid, and the fallback and compensation rows. The
+	// for_each counts and items are built again when needed.
+	s.dropForEach("")
 	// compensated is read before anything is removed: the loop below
 	// removes compensation rows in map order.
 	reset, compensated := map[string]bool{}, map[string]bool{}
