@@ -57,12 +57,14 @@ func (s *State) def(task string) *spec.Task {
 func (s *State) touch(k Key) {
 	s.changed[k] = true
 	delete(s.deleted, k)
+	s.noteItem(k)
 }
 
 func (s *State) remove(k Key) {
 	delete(s.Tasks, k)
 	delete(s.changed, k)
 	s.deleted[k] = true
+	s.noteItem(k)
 }
 
 func (s *State) sortedKeys() []Key {
@@ -227,45 +229,30 @@ func (s *State) newTaskRun(k Key) *store.TaskRun {
 }
 
 // advanceForEach starts items up to max_parallel and settles the task when
-// every item is finished. It reports whether anything changed.
+// every item is finished. It reports whether anything changed. Its cost is
+// that of the items it launches (the counts are kept: foreach.go), but
+// for the outputs, assembled once when every item finished.
 func (s *State) advanceForEach(d *Decision, t *spec.Task, agg *store.TaskRun) bool {
-	active, finished := 0, 0
-	var missing []int
-	for i := 0; i < agg.Items; i++ {
-		tr := s.Tasks[Key{t.ID, i}]
-		switch {
-		case tr == nil:
-			missing = append(missing, i)
-		case tr.Status.Terminal():
-			finished++
-		default:
-			active++
-		}
-	}
+	c := s.forEachCounts(t, agg)
 	progress := false
-	if len(missing) > 0 && (t.MaxParallel <= 0 || active < t.MaxParallel) {
-		items, err := s.items(t)
+	if c.missing() > 0 && (t.MaxParallel <= 0 || c.active < t.MaxParallel) {
+		items, err := s.forEachItems(t, c)
 		if err != nil || len(items) != agg.Items {
+			s.dropForEach(t.ID)
 			s.fail(d, Key{t.ID, -1}, fmt.Sprintf("for_each: items changed: %v", err), true)
 			return true
 		}
-		for _, i := range missing {
-			if t.MaxParallel > 0 && active >= t.MaxParallel {
-				break
-			}
+		for i := c.nextMissing(); i < agg.Items && (t.MaxParallel <= 0 || c.active < t.MaxParallel); i = c.nextMissing() {
 			k := Key{t.ID, i}
 			s.launch(d, k, t, timeZero, items[i])
+			c.count(i, classOf(s.Tasks[k]))
 			progress = true
-			if s.Tasks[k].Status.Terminal() {
-				finished++
-			} else {
-				active++
-			}
 		}
 	}
-	if finished < agg.Items {
+	if c.finished < agg.Items {
 		return progress
 	}
+	s.dropForEach(t.ID)
 	outputs := make([]any, agg.Items)
 	var failure string
 	for i := range outputs {

@@ -30,6 +30,11 @@ type State struct {
 	changed map[Key]bool
 	deleted map[Key]bool
 	runWas  store.RunStatus
+
+	// forEach and forEachDirty keep the progress of running for_each
+	// tasks between Decides (foreach.go).
+	forEach      map[string]*forEachCount
+	forEachDirty []Key
 }
 
 // Event is something that happened to a run: the input of Decide.

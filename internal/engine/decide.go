@@ -119,13 +119,18 @@ func (s *State) onRetry(d *Decision) {
 		return
 	}
 	// Task runs that did not succeed start again; so do those whose effects
-	// a compensation undid, and the fallback and compensation rows.
-	reset := map[string]bool{}
+	// a compensation undid, and the fallback and compensation rows. The
+	// for_each counts and items are built again when needed.
+	s.dropForEach("")
+	// compensated is read before anything is removed: the loop below
+	// removes compensation rows in map order.
+	reset, compensated := map[string]bool{}, map[string]bool{}
 	for k, tr := range s.Tasks {
 		base, role := splitRole(k.Task)
 		switch {
 		case role == roleCompensate:
 			reset[base] = true
+			compensated[base] = true
 		case !tr.Status.Terminal() || (tr.Status != store.TaskSucceeded && tr.Status != store.TaskSkipped):
 			reset[base] = true
 		}
@@ -136,7 +141,7 @@ func (s *State) onRetry(d *Decision) {
 			continue
 		}
 		// Succeeded for_each items keep their result unless compensated.
-		if role == roleMain && k.Index >= 0 && tr.Status == store.TaskSucceeded && !s.compensated(base) {
+		if role == roleMain && k.Index >= 0 && tr.Status == store.TaskSucceeded && !compensated[base] {
 			continue
 		}
 		s.remove(k)
@@ -152,11 +157,6 @@ func (s *State) onRetry(d *Decision) {
 		s.Run.Deadline = s.Now.Add(t)
 		d.Commands = append(d.Commands, SetTimer{Index: -1, Kind: store.TimerRunTimeout, At: s.Run.Deadline})
 	}
-}
-
-func (s *State) compensated(task string) bool {
-	_, ok := s.Tasks[Key{task + suffixCompensate, -1}]
-	return ok
 }
 
 // cancel stops every unfinished task run and ends the run as canceled.

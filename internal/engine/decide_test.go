@@ -517,3 +517,26 @@ func TestInterruptedAttemptIsRetriedWithoutPolicy(t *testing.T) {
 	h.ok("a", nil)
 	require.Equal(t, store.RunSucceeded, h.st.Run.Status)
 }
+
+// A compensated for_each runs all its items again on retry, whatever the
+// order the retry visits the task runs in (map order: repeated).
+func TestRetryRunRerunsCompensatedForEachItems(t *testing.T) {
+	t.Parallel()
+	for range 20 {
+		x := task("x")
+		x.ForEach = []any{"p", "q", "r"}
+		x.Compensate = &spec.Task{ID: "x.compensate", Type: "noop"}
+		h := newHarness(t, wf(x, task("b", "x")), nil)
+		h.start()
+		for i := range 3 {
+			h.finish("x", i, nil, "")
+		}
+		h.bad("b", "boom")
+		h.ok("x.compensate", nil)
+		require.Equal(t, store.RunFailed, h.st.Run.Status)
+		h.do(Retry{})
+		for i := range 3 {
+			require.Contains(t, h.queued, Key{"x", i}, "item %d of a compensated for_each runs again", i)
+		}
+	}
+}

@@ -85,6 +85,8 @@ func (c *stateCache) keep(states map[string]*State) {
 func (st *State) refresh(run *store.Run, running []*store.TaskRun) {
 	st.Run = run
 	for _, tr := range running {
-		st.Tasks[Key{tr.Task, tr.Index}] = tr
+		k := Key{tr.Task, tr.Index}
+		st.Tasks[k] = tr
+		st.noteItem(k)
 	}
 }
