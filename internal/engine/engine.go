@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -241,11 +242,12 @@ type effects struct {
 	enqueued bool
 	// queuedIDs and handedIDs are the attempts queued, and those claimed
 	// by a hand-off, in the transaction.
-	queuedIDs []int64
-	handedIDs map[int64]bool
-	timers    bool
-	canceled  []int64
-	finished  []string
+	queuedIDs    []int64
+	queuedQueues []string
+	handedIDs    map[int64]bool
+	timers       bool
+	canceled     []int64
+	finished     []string
 	// states caches the runs this transaction loaded (see load).
 	states map[string]*State
 	// changed lists the task runs the transaction wrote (repeats
@@ -288,9 +290,22 @@ func (e *Engine) announce(fx *effects) {
 }
 
 // queued records an attempt queued in the transaction.
-func (fx *effects) queued(id int64) {
+func (fx *effects) queued(id int64, queue string) {
 	fx.enqueued = true
 	fx.queuedIDs = append(fx.queuedIDs, id)
+	fx.queuedQueues = append(fx.queuedQueues, queue)
+}
+
+// unhandedQueues lists the queues of the attempts the transaction queued
+// and no worker took in it: other servers' workers are told of those.
+func (fx *effects) unhandedQueues() []string {
+	var out []string
+	for i, id := range fx.queuedIDs {
+		if !fx.handedIDs[id] && !slices.Contains(out, fx.queuedQueues[i]) {
+			out = append(out, fx.queuedQueues[i])
+		}
+	}
+	return out
 }
 
 // handed records attempts a hand-off claimed in the transaction.
@@ -323,7 +338,10 @@ func (e *Engine) tx(ctx context.Context, fn func(tx store.Tx, fx *effects) error
 	var fx effects
 	err := e.store.Tx(ctx, func(tx store.Tx) error {
 		fx = effects{}
-		return fn(tx, &fx)
+		if err := fn(tx, &fx); err != nil {
+			return err
+		}
+		return tx.AttemptNotify(ctx, fx.unhandedQueues())
 	})
 	if err == nil {
 		e.announce(&fx)

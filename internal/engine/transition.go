@@ -209,7 +209,7 @@ func (e *Engine) exec(ctx context.Context, tx store.Tx, fx *effects, run *store.
 		if err := tx.AttemptInsert(ctx, a); err != nil {
 			return err
 		}
-		fx.queued(a.ID)
+		fx.queued(a.ID, a.Queue)
 		return nil
 	case SetTimer:
 		fx.timers = true

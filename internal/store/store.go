@@ -95,6 +95,12 @@ type Tx interface {
 
 	// AttemptInsert queues a new attempt and sets its ID.
 	AttemptInsert(ctx context.Context, a *Attempt) error
+	// AttemptNotify tells the other servers sharing the store, when the
+	// transaction commits, that attempts of these queues were queued
+	// (PostgreSQL: a notification per queue; SQLite, with one server:
+	// nothing). The engine calls it for the attempts no worker took in
+	// the same transaction.
+	AttemptNotify(ctx context.Context, queues []string) error
 	// AttemptGet returns one attempt (ErrNotFound).
 	AttemptGet(ctx context.Context, id int64) (*Attempt, error)
 	// AttemptClaim leases up to p.Limit due queued attempts of p.Queues,

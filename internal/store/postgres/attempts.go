@@ -22,16 +22,15 @@ const (
 		)
 		SELECT ` + attemptCols + ` FROM leased ORDER BY priority DESC, not_before, id`
 
-	// qAttemptInsert notifies the queue in the same statement; the
-	// notification is delivered at commit.
-	qAttemptInsert = `WITH inserted AS (
-			INSERT INTO attempts (run_id, task, idx, number, namespace, workflow, queue, type,
+	qAttemptInsert = `INSERT INTO attempts (run_id, task, idx, number, namespace, workflow, queue, type,
 				params, timeout_ns, status, not_before, lease_token, lease_expires_at, worker_id,
 				cancel_requested, created_at, started_at, finished_at, error, priority, resource)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
 				$18, $19, $20, $21, $22)
-			RETURNING id, queue)
-		SELECT id FROM inserted, pg_notify('` + ChannelAttempts + `', inserted.queue)`
+			RETURNING id`
+	// qAttemptNotify notifies each queue of $1 once; notifications are
+	// delivered at commit.
+	qAttemptNotify = `SELECT pg_notify('` + ChannelAttempts + `', q) FROM (SELECT DISTINCT unnest($1::text[]) AS q) queues`
 	qAttemptGet = `SELECT ` + attemptCols + ` FROM attempts WHERE id = $1`
 
 	// qAttemptClaim picks the due attempts of the queues ($1) and types ($7,
@@ -135,8 +134,7 @@ const (
 			AND CASE $3::text WHEN 'queue' THEN queue WHEN 'type' THEN type ELSE resource END = $4`
 )
 
-// AttemptInsert stores a, sets its ID and notifies ChannelAttempts with its
-// queue. A zero Status is queued, a zero CreatedAt the current time, and a
+// AttemptInsert stores a and sets its ID. A zero Status is queued, a zero CreatedAt the current time, and a
 // zero NotBefore CreatedAt, so that AttemptNextDue never mistakes a due
 // attempt for none.
 func (t *tx) AttemptInsert(ctx context.Context, a *store.Attempt) error {
@@ -159,6 +157,17 @@ func (t *tx) AttemptInsert(ctx context.Context, a *store.Attempt) error {
 		tz(a.StartedAt), tz(a.FinishedAt), text(a.Error), a.Priority, a.Resource).Scan(&a.ID)
 	if err != nil {
 		return fmt.Errorf("postgres: attempt insert: %w", interpretError(err))
+	}
+	return nil
+}
+
+// AttemptNotify notifies ChannelAttempts with each queue, at commit.
+func (t *tx) AttemptNotify(ctx context.Context, queues []string) error {
+	if len(queues) == 0 {
+		return nil
+	}
+	if _, err := t.tx.Exec(ctx, qAttemptNotify, queues); err != nil {
+		return fmt.Errorf("postgres: attempt notify: %w", interpretError(err))
 	}
 	return nil
 }

@@ -106,18 +106,21 @@ func TestListen(t *testing.T) {
 	q := func(name string) note { return note{postgres.ChannelAttempts, app + "/" + name} }
 	enqueue := func(queues ...string) error {
 		return s.Tx(t.Context(), func(tx store.Tx) error {
+			var names []string
 			for i, name := range queues {
 				a := &store.Attempt{RunID: "r", Task: name, Index: i, Queue: q(name).payload, Type: "shell"}
 				if err := tx.AttemptInsert(t.Context(), a); err != nil {
 					return err
 				}
+				names = append(names, a.Queue)
 			}
-			return nil
+			return tx.AttemptNotify(t.Context(), names)
 		})
 	}
 	boom := errors.New("boom")
 	require.ErrorIs(t, s.Tx(t.Context(), func(tx store.Tx) error {
 		require.NoError(t, tx.AttemptInsert(t.Context(), &store.Attempt{RunID: "r", Queue: q("rolled back").payload}))
+		require.NoError(t, tx.AttemptNotify(t.Context(), []string{q("rolled back").payload}))
 		return boom
 	}), boom)
 	require.NoError(t, enqueue("q1", "q1", "q2"))
@@ -127,7 +130,7 @@ func TestListen(t *testing.T) {
 		return tx.TimerSet(t.Context(), &store.Timer{RunID: "r", Task: "nap", Index: -1, Kind: store.TimerSleep, FireAt: time.Now()})
 	}))
 	rec.wait(t, seen, q("q1"), q("q2"), timers)
-	require.Equal(t, 1, rec.count(q("q1")), "identical notifications of a transaction are folded")
+	require.Equal(t, 1, rec.count(q("q1")), "one notification per queue and transaction")
 
 	// Kill the listening session: Listen reconnects, listens again, and
 	// reports each channel once, since it may have missed something.

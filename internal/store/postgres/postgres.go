@@ -103,7 +103,8 @@ import (
 
 // The channels the store notifies.
 const (
-	// ChannelAttempts is notified with the queue of each attempt inserted.
+	// ChannelAttempts is notified with the queues of the attempts a
+	// transaction queued and left for any worker (Tx.AttemptNotify).
 	ChannelAttempts = "legato_attempts"
 	// ChannelTimers is notified (empty payload) when a timer is set.
 	ChannelTimers = "legato_timers"

@@ -92,6 +92,10 @@ func (t *tx) AttemptInsert(ctx context.Context, a *store.Attempt) error {
 	return nil
 }
 
+// AttemptNotify does nothing: one server uses a SQLite store, and the
+// engine wakes its own workers.
+func (t *tx) AttemptNotify(context.Context, []string) error { return nil }
+
 func (t *tx) AttemptGet(ctx context.Context, id int64) (*store.Attempt, error) {
 	a, err := scanAttempt(t.queryRow(ctx, qAttemptGet, id))
 	if err != nil {
