@@ -21,7 +21,10 @@ type batcher struct {
 
 	mu      sync.Mutex
 	pending []*completion
-	busy    bool
+	// flushing counts the goroutines committing batches, at most writers
+	// (1 unless the store takes concurrent writers: store.Writers).
+	flushing int
+	writers  int
 }
 
 // completion is one operation of a batch: an attempt's result (r) or a
@@ -63,8 +66,8 @@ func (b *batcher) do(ctx context.Context, c *completion) completed {
 	c.done = make(chan completed, 1)
 	b.mu.Lock()
 	b.pending = append(b.pending, c)
-	if !b.busy {
-		b.busy = true
+	if b.flushing < max(b.writers, 1) {
+		b.flushing++
 		go b.flush(context.WithoutCancel(ctx))
 	}
 	b.mu.Unlock()
@@ -81,7 +84,7 @@ func (b *batcher) flush(ctx context.Context) {
 		}
 		b.pending = b.pending[len(batch):]
 		if len(batch) == 0 {
-			b.busy = false
+			b.flushing--
 			b.mu.Unlock()
 			return
 		}

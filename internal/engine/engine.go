@@ -116,6 +116,9 @@ func New(st store.Store, o Options) *Engine {
 		e.newID = func() string { return uuid.Must(uuid.NewV7()).String() }
 	}
 	e.completions.e = e
+	if w, ok := st.(store.Writers); ok {
+		e.completions.writers = w.Writers()
+	}
 	e.retention = o.EventRetention
 	if e.retention == 0 {
 		e.retention = DefaultEventRetention

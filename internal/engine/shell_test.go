@@ -38,6 +38,13 @@ type countingStore struct {
 	n *atomic.Int64
 }
 
+func (c countingStore) Writers() int {
+	if w, ok := c.Store.(store.Writers); ok {
+		return w.Writers()
+	}
+	return 1
+}
+
 func (c countingStore) Tx(ctx context.Context, fn func(store.Tx) error) error {
 	c.n.Add(1)
 	return c.Store.Tx(ctx, fn)

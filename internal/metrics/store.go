@@ -9,7 +9,7 @@ import (
 
 // WrapStore returns st with every transaction timed into
 // legato_store_transaction_duration_seconds. The decorator forwards Tx,
-// View and Close; callers that need a driver's own methods (PostgreSQL's
+// View and Close, and store.Writers; callers that need a driver's own methods (PostgreSQL's
 // Listen) keep the unwrapped store for them.
 func (m *Metrics) WrapStore(st store.Store) store.Store {
 	if m == nil {
@@ -35,6 +35,14 @@ func (s *timedStore) View(ctx context.Context, fn func(store.Tx) error) error {
 	err := s.Store.View(ctx, fn)
 	s.m.txDuration.WithLabelValues("read", outcome(err)).Observe(time.Since(start).Seconds())
 	return err
+}
+
+// Writers forwards the wrapped store's store.Writers (1 without it).
+func (s *timedStore) Writers() int {
+	if w, ok := s.Store.(store.Writers); ok {
+		return w.Writers()
+	}
+	return 1
 }
 
 func outcome(err error) string {

@@ -40,6 +40,11 @@ type Store interface {
 	Close() error
 }
 
+// Writers is implemented by stores that take concurrent write
+// transactions: Writers says how many the engine should run at once.
+// Without it, one (SQLite serializes writers anyway).
+type Writers interface{ Writers() int }
+
 // Tx is the set of operations available inside a transaction. Methods are
 // named entity first (River's driver style). Read methods may be used in
 // View; write methods fail there.

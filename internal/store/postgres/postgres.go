@@ -304,6 +304,12 @@ func pause(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// Writers is how many write transactions the engine should commit at
+// once (its group commit runs that many batches in parallel): PostgreSQL
+// takes concurrent writers, and a batch spends most of its time in round
+// trips, so several overlap. A quarter of the pool, at least 2.
+func (s *Store) Writers() int { return max(2, int(s.pool.Config().MaxConns)/4) }
+
 // Close stops the listeners and closes the pool.
 func (s *Store) Close() error {
 	s.mu.Lock()
