@@ -31,7 +31,7 @@ const (
 	// qAttemptNotify notifies each queue of $1 once; notifications are
 	// delivered at commit.
 	qAttemptNotify = `SELECT pg_notify('` + ChannelAttempts + `', q) FROM (SELECT DISTINCT unnest($1::text[]) AS q) queues`
-	qAttemptGet = `SELECT ` + attemptCols + ` FROM attempts WHERE id = $1`
+	qAttemptGet    = `SELECT ` + attemptCols + ` FROM attempts WHERE id = $1`
 
 	// qAttemptClaim picks the due attempts of the queues ($1) and types ($7,
 	// any when empty) with SKIP LOCKED, unless a limit applies to the claim
