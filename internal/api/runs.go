@@ -2,9 +2,7 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -94,7 +92,7 @@ func (s *server) startRun(ctx context.Context, in *startRunInput) (*startRunOutp
 	if b.Namespace == "" {
 		b.Namespace = "default"
 	}
-	r, created, err := s.eng.Start(ctx, &engine.StartRunParams{
+	started, err := s.eng.StartDetailed(ctx, &engine.StartRunParams{
 		Namespace: b.Namespace, Workflow: b.Workflow, Version: b.Version, Inputs: b.Inputs, Actor: actor(ctx),
 		IdempotencyKey: in.IdempotencyKey,
 		Priority:       b.Priority,
@@ -102,15 +100,24 @@ func (s *server) startRun(ctx context.Context, in *startRunInput) (*startRunOutp
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
-	out, err := s.runWithTasks(ctx, r.ID)
+	if !started.Created {
+		out, err := s.runWithTasks(ctx, started.Run.ID)
+		if err != nil {
+			return nil, err
+		}
+		return &startRunOutput{Status: http.StatusOK, Body: out.Body}, nil
+	}
+	// A new run is answered from what its start committed: it has no
+	// notification and no trigger yet.
+	r := started.Run
+	order, err := s.eng.TaskOrder(ctx, r.Namespace, r.Workflow, r.Version)
 	if err != nil {
-		return nil, err
+		return nil, s.fail(ctx, err)
 	}
-	status := http.StatusCreated
-	if !created {
-		status = http.StatusOK
-	}
-	return &startRunOutput{Status: status, Body: out.Body}, nil
+	out := toRun(r)
+	out.Tasks = toTaskRuns(started.Tasks, order)
+	out.Notifications = toNotifications(nil)
+	return &startRunOutput{Status: http.StatusCreated, Body: out}, nil
 }
 
 func (s *server) listRuns(ctx context.Context, in *listRunsInput) (*listRunsOutput, error) {
@@ -157,6 +164,8 @@ func (s *server) control(ctx context.Context, id string, op func(context.Context
 // task runs by the workflow file's task order.
 func (s *server) runWithTasks(ctx context.Context, id string) (*runOutput, error) {
 	var out Run
+	var run *store.Run
+	var tasks []*store.TaskRun
 	err := s.st.View(ctx, func(tx store.Tx) error {
 		r, err := tx.RunGet(ctx, id)
 		if err != nil {
@@ -166,16 +175,13 @@ func (s *server) runWithTasks(ctx context.Context, id string) (*runOutput, error
 		if err != nil {
 			return err
 		}
-		order, err := taskOrder(ctx, tx, r)
-		if err != nil {
-			return err
-		}
+		run = r
 		ns, err := tx.NotificationList(ctx, id)
 		if err != nil {
 			return err
 		}
 		out = toRun(r)
-		out.Tasks = toTaskRuns(trs, order)
+		tasks = trs
 		out.Notifications = toNotifications(ns)
 		rt, err := tx.RunTriggerGet(ctx, id)
 		if isNotFound(err) {
@@ -193,31 +199,16 @@ func (s *server) runWithTasks(ctx context.Context, id string) (*runOutput, error
 	if err != nil {
 		return nil, s.fail(ctx, err)
 	}
+	// The tasks in the order of the workflow file (its parsed version is
+	// cached), read after the View: never two read transactions at once.
+	order, err := s.eng.TaskOrder(ctx, run.Namespace, run.Workflow, run.Version)
+	if err != nil && !errors.Is(err, engine.ErrWorkflowNotFound) { // else shown by name
+		return nil, s.fail(ctx, err)
+	}
+	out.Tasks = toTaskRuns(tasks, order)
 	return &runOutput{Body: out}, nil
 }
 
 // taskOrder returns the task ids of the run's workflow version in file
 // order. Only the ids are decoded from the stored spec (spec.Workflow's
 // JSON form), so the order does not depend on the rest of the model.
-func taskOrder(ctx context.Context, tx store.Tx, r *store.Run) ([]string, error) {
-	v, err := tx.VersionGet(ctx, r.Namespace, r.Workflow, r.Version)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil // shown by name; the version should always exist
-	}
-	if err != nil {
-		return nil, err
-	}
-	var w struct {
-		Tasks []struct {
-			ID string `json:"id"`
-		} `json:"tasks"`
-	}
-	if err := json.Unmarshal(v.Spec, &w); err != nil {
-		return nil, fmt.Errorf("decode workflow %s/%s v%d: %w", r.Namespace, r.Workflow, r.Version, err)
-	}
-	ids := make([]string, len(w.Tasks))
-	for i, t := range w.Tasks {
-		ids[i] = t.ID
-	}
-	return ids, nil
-}

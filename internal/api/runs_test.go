@@ -48,6 +48,13 @@ func TestStartAndGetRun(t *testing.T) {
 	created, err := time.Parse(time.RFC3339Nano, run["created_at"].(string))
 	require.NoError(t, err)
 	require.Equal(t, time.UTC, created.Location())
+	// The start answers with the tasks its transaction queued.
+	started := run["tasks"].([]any)
+	require.Len(t, started, 1, "%v", started)
+	greet := started[0].(map[string]any)
+	require.Equal(t, "greet", greet["id"])
+	require.Contains(t, []any{"queued", "running"}, greet["status"])
+	require.EqualValues(t, 1, greet["attempts"])
 
 	id := run["id"].(string)
 	run = b.waitRun(t, id, statusIs("succeeded", "failed"))

@@ -40,8 +40,7 @@ type completion struct {
 
 type completed struct {
 	next    []*store.Attempt
-	run     *store.Run
-	created bool
+	started *Started
 	err     error
 }
 
@@ -54,9 +53,9 @@ func (b *batcher) submit(ctx context.Context, r *AttemptResult, claim *ClaimPara
 }
 
 // startRun queues a run start and waits for its commit.
-func (b *batcher) startRun(ctx context.Context, p *StartRunParams) (*store.Run, bool, error) {
+func (b *batcher) startRun(ctx context.Context, p *StartRunParams) (*Started, error) {
 	res := b.do(ctx, &completion{start: p})
-	return res.run, res.created, res.err
+	return res.started, res.err
 }
 
 func (b *batcher) do(ctx context.Context, c *completion) completed {
@@ -133,9 +132,13 @@ func (b *batcher) apply(ctx context.Context, batch []*completion) ([]completed, 
 			if c.start == nil {
 				continue
 			}
-			var err error
-			if out[i].run, out[i].created, err = b.e.startIn(ctx, tx, fx, c.start); err != nil {
+			run, created, err := b.e.startIn(ctx, tx, fx, c.start)
+			if err != nil {
 				return err
+			}
+			out[i].started = &Started{Run: run, Created: created}
+			if st := fx.states[run.ID]; created && st != nil {
+				out[i].started.Tasks = st.taskRuns()
 			}
 		}
 		return b.e.handOff(ctx, tx, fx, batch, out)

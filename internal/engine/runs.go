@@ -45,7 +45,54 @@ func (e *Engine) StartRun(ctx context.Context, p *StartRunParams) (*store.Run, e
 // started then. Starts submitted at the same time commit together (the
 // engine's group commit, with completions: batch.go).
 func (e *Engine) Start(ctx context.Context, p *StartRunParams) (*store.Run, bool, error) {
+	s, err := e.StartDetailed(ctx, p)
+	if err != nil {
+		return nil, false, err
+	}
+	return s.Run, s.Created, nil
+}
+
+// Started is what StartDetailed tells of a start.
+type Started struct {
+	// Run is the run as committed.
+	Run *store.Run
+	// Created is false when the idempotency key was used already: Run
+	// is the run it started then.
+	Created bool
+	// Tasks are the task runs of a created run as its start left them
+	// (a worker may have taken a first attempt in the same commit: the
+	// task run then reads running); nil when the run was not created
+	// here.
+	Tasks []*store.TaskRun
+}
+
+// StartDetailed is Start that also returns the new run's task runs, so
+// that a caller answering with the run reads nothing back.
+func (e *Engine) StartDetailed(ctx context.Context, p *StartRunParams) (*Started, error) {
 	return e.completions.startRun(ctx, p)
+}
+
+// TaskOrder returns the ids of a workflow version's tasks in the order
+// the file gives them (from the engine's cache of parsed versions).
+func (e *Engine) TaskOrder(ctx context.Context, ns, name string, version int) ([]string, error) {
+	e.specMu.Lock()
+	w := e.specs[specKey{ns, name, version}]
+	e.specMu.Unlock()
+	if w == nil || version <= 0 {
+		err := e.store.View(ctx, func(tx store.Tx) error {
+			var err error
+			w, _, err = e.workflow(ctx, tx, ns, name, version)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	ids := make([]string, len(w.Tasks))
+	for i := range w.Tasks {
+		ids[i] = w.Tasks[i].ID
+	}
+	return ids, nil
 }
 
 // startIn creates and starts a run inside tx, unless its idempotency key

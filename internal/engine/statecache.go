@@ -90,3 +90,13 @@ func (st *State) refresh(run *store.Run, running []*store.TaskRun) {
 		st.noteItem(k)
 	}
 }
+
+// taskRuns copies the state's task runs, in key order.
+func (st *State) taskRuns() []*store.TaskRun {
+	out := make([]*store.TaskRun, 0, len(st.Tasks))
+	for _, k := range st.sortedKeys() {
+		c := *st.Tasks[k]
+		out = append(out, &c)
+	}
+	return out
+}
