@@ -7,8 +7,9 @@ import (
 )
 
 // maxCachedStates bounds the runs whose state the engine keeps between
-// transactions.
-const maxCachedStates = 1024
+// transactions: enough for thousands of runs in flight at once (a run of
+// a few tasks keeps a few KiB), while runs that wait keep nothing.
+const maxCachedStates = 8192
 
 // stateCache keeps the state of runs as their last committed transition
 // on this engine left them, so that the next transition of a run does not
