@@ -307,7 +307,9 @@ func (e *Engine) completeIn(ctx context.Context, tx store.Tx, fx *effects, rs ..
 		r *AttemptResult
 	}
 	finished := make([]done, 0, len(rs))
-	for _, r := range rs {
+	ps := make([]*store.AttemptFinishParams, len(rs))
+	now := e.now().UTC()
+	for i, r := range rs {
 		status := store.AttemptSucceeded
 		switch {
 		case r.Canceled:
@@ -315,10 +317,15 @@ func (e *Engine) completeIn(ctx context.Context, tx store.Tx, fx *effects, rs ..
 		case r.Err != "":
 			status = store.AttemptFailed
 		}
-		a, err := tx.AttemptFinish(ctx, &store.AttemptFinishParams{ID: r.ID, Token: r.Token, Status: status, Error: r.Err, Now: e.now().UTC()})
-		if err != nil {
-			return err
-		}
+		ps[i] = &store.AttemptFinishParams{ID: r.ID, Token: r.Token, Status: status, Error: r.Err, Now: now}
+	}
+	// One statement for the batch's finishes: one round trip on PostgreSQL.
+	as, err := tx.AttemptFinishAll(ctx, ps)
+	if err != nil {
+		return err
+	}
+	for i, a := range as {
+		r := rs[i]
 		fx.attemptEnded(a, a.Status, a.Error, a.FinishedAt)
 		if !r.Canceled { // else the run decided when it asked for the cancel
 			finished = append(finished, done{a, r})

@@ -8,6 +8,8 @@
 package store
 
 import (
+	"strings"
+	"fmt"
 	"context"
 	"errors"
 	"time"
@@ -127,6 +129,11 @@ type Tx interface {
 	// requested cancel: it is the one finish a cancel-requested attempt
 	// accepts. It returns the finished attempt.
 	AttemptFinish(ctx context.Context, p *AttemptFinishParams) (*Attempt, error)
+	// AttemptFinishAll is AttemptFinish for several attempts at once (one
+	// statement): it returns them finished, in the order given, or
+	// ErrStaleLease when any token no longer holds its attempt (then the
+	// transaction must not commit: some may have been finished).
+	AttemptFinishAll(ctx context.Context, ps []*AttemptFinishParams) ([]*Attempt, error)
 	// AttemptCancel cancels the run's queued attempts of one task run (all of
 	// the run's when task is empty) and flags its running ones with
 	// CancelRequested, which also makes their lease stale for completion.
@@ -334,4 +341,34 @@ type LogListParams struct {
 	Index    int
 	AfterSeq int64
 	Limit    int
+}
+
+// FinishedInOrder returns the attempts an AttemptFinishAll finished in the
+// order of ps, or ErrStaleLease naming the first one that was not (a
+// driver's helper).
+func FinishedInOrder(ps []*AttemptFinishParams, done []*Attempt) ([]*Attempt, error) {
+	byID := make(map[int64]*Attempt, len(done))
+	for _, a := range done {
+		byID[a.ID] = a
+	}
+	out := make([]*Attempt, len(ps))
+	for i, p := range ps {
+		a := byID[p.ID]
+		if a == nil {
+			return nil, fmt.Errorf("attempt %d finish: %w", p.ID, ErrStaleLease)
+		}
+		delete(byID, p.ID) // the same attempt twice: the second is stale
+		out[i] = a
+	}
+	return out, nil
+}
+
+// QualifyColumns prefixes each column of a comma-separated list with a
+// table or alias (a driver's helper for RETURNING and joins).
+func QualifyColumns(table, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = table + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
 }

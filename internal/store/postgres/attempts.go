@@ -274,6 +274,43 @@ func (t *tx) AttemptFinish(ctx context.Context, p *store.AttemptFinishParams) (*
 	return a, nil
 }
 
+// qAttemptFinishAll finishes the attempts $1 held with the tokens $2
+// with the statuses $3, errors $4 and times $5.
+var qAttemptFinishAll = `UPDATE attempts a SET status = p.status, error = p.error, finished_at = p.at
+		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS p (id, token, status, error, at)
+		WHERE a.id = p.id AND a.lease_token = p.token AND a.status = 'running'
+			AND (NOT a.cancel_requested OR p.status = 'canceled')
+		RETURNING ` + store.QualifyColumns("a", attemptCols)
+
+// AttemptFinishAll finishes ps in one statement.
+func (t *tx) AttemptFinishAll(ctx context.Context, ps []*store.AttemptFinishParams) ([]*store.Attempt, error) {
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	if len(ps) == 1 {
+		a, err := t.AttemptFinish(ctx, ps[0])
+		if err != nil {
+			return nil, err
+		}
+		return []*store.Attempt{a}, nil
+	}
+	ids, tokens, statuses, errs := make([]int64, len(ps)), make([]string, len(ps)), make([]string, len(ps)), make([]string, len(ps))
+	for i, p := range ps {
+		switch p.Status {
+		case store.AttemptSucceeded, store.AttemptFailed, store.AttemptCanceled:
+		default:
+			return nil, fmt.Errorf("postgres: attempt %d finish: status %q is not succeeded, failed or canceled", p.ID, p.Status)
+		}
+		ids[i], tokens[i], statuses[i], errs[i] = p.ID, p.Token, string(p.Status), text(p.Error)
+	}
+	done, err := queryAll(ctx, t, scanAttempt, qAttemptFinishAll, ids, tokens, statuses, errs,
+		tzs(ps, func(p *store.AttemptFinishParams) time.Time { return p.Now }))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: attempt finish: %w", err)
+	}
+	return store.FinishedInOrder(ps, done)
+}
+
 // AttemptCancel stamps canceled queued attempts with the current time and
 // returns the flagged running ones by ID.
 func (t *tx) AttemptCancel(ctx context.Context, runID, task string, index int) ([]*store.Attempt, error) {

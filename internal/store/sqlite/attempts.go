@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/legatohq/legato/internal/store"
@@ -31,6 +30,14 @@ var (
 	qAttemptFinish = prep(`UPDATE attempts SET status = ?, error = ?, finished_at = ?
 		WHERE id = ? AND lease_token = ? AND status = 'running' AND (NOT cancel_requested OR ?1 = 'canceled')
 		RETURNING ` + attemptCols)
+	// qAttemptFinishAll finishes the attempts of a JSON array of
+	// {"i": id, "t": token, "s": status, "e": error, "n": micros}.
+	qAttemptFinishAll = prep(`UPDATE attempts SET status = p.value ->> 's', error = p.value ->> 'e',
+			finished_at = p.value ->> 'n'
+		FROM json_each(?) AS p
+		WHERE attempts.id = p.value ->> 'i' AND attempts.lease_token = p.value ->> 't'
+			AND attempts.status = 'running' AND (NOT attempts.cancel_requested OR p.value ->> 's' = 'canceled')
+		RETURNING ` + store.QualifyColumns("attempts", attemptCols))
 	qAttemptListExpired = prep(`SELECT ` + attemptCols + ` FROM attempts
 		WHERE status = 'running' AND lease_expires_at < ?
 		ORDER BY lease_expires_at, id LIMIT ?`)
@@ -127,7 +134,7 @@ var (
 		UPDATE attempts SET status = 'running', lease_token = claim.token, started_at = ?2,
 			lease_expires_at = ?3, worker_id = ?4
 		FROM claim WHERE attempts.id = claim.id
-		RETURNING ` + qualify("attempts", attemptCols))
+		RETURNING ` + store.QualifyColumns("attempts", attemptCols))
 	// qTaskRunsStart marks running the task runs of the attempts of ?3, a
 	// JSON array of ids.
 	qTaskRunsStart = prep(`UPDATE task_runs SET status = ?1,
@@ -288,15 +295,6 @@ func (t *tx) AttemptClaim(ctx context.Context, p *store.AttemptClaimParams) ([]*
 	return claimed, nil
 }
 
-// qualify prefixes each column of a comma-separated list with table.
-func qualify(table, cols string) string {
-	parts := strings.Split(cols, ",")
-	for i, c := range parts {
-		parts[i] = table + "." + strings.TrimSpace(c)
-	}
-	return strings.Join(parts, ", ")
-}
-
 // AttemptHeartbeat extends the lease unless a cancel was requested: then
 // it reports cancel and leaves the lease to run out.
 func (t *tx) AttemptHeartbeat(ctx context.Context, id int64, token string, until time.Time) (bool, error) {
@@ -324,6 +322,44 @@ func (t *tx) AttemptFinish(ctx context.Context, p *store.AttemptFinishParams) (*
 		return nil, fmt.Errorf("sqlite: attempt %d finish: %w", p.ID, err)
 	}
 	return a, nil
+}
+
+// AttemptFinishAll finishes ps in one statement.
+func (t *tx) AttemptFinishAll(ctx context.Context, ps []*store.AttemptFinishParams) ([]*store.Attempt, error) {
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	if len(ps) == 1 {
+		a, err := t.AttemptFinish(ctx, ps[0])
+		if err != nil {
+			return nil, err
+		}
+		return []*store.Attempt{a}, nil
+	}
+	type item struct {
+		I int64               `json:"i"`
+		T string              `json:"t"`
+		S store.AttemptStatus `json:"s"`
+		E string              `json:"e"`
+		N int64               `json:"n"`
+	}
+	items := make([]item, len(ps))
+	for i, p := range ps {
+		if p.Status != store.AttemptSucceeded && p.Status != store.AttemptFailed && p.Status != store.AttemptCanceled {
+			return nil, fmt.Errorf("sqlite: attempt %d finish: status %q is not succeeded, failed or canceled", p.ID, p.Status)
+		}
+		items[i] = item{p.ID, p.Token, p.Status, p.Error, toMicros(p.Now)}
+	}
+	arg, err := json.Marshal(items)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: attempt finish: %w", err)
+	}
+	rows, err := t.query(ctx, qAttemptFinishAll, string(arg))
+	done, err := collect(rows, err, scanAttempt)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: attempt finish: %w", err)
+	}
+	return store.FinishedInOrder(ps, done)
 }
 
 // AttemptCancel stamps canceled queued attempts with the current time.

@@ -98,6 +98,49 @@ func testLeases(t *testing.T, open func(t *testing.T) store.Store) {
 		require.ErrorIs(t, err, store.ErrStaleLease, "an unknown attempt holds no lease")
 	})
 
+	t.Run("FinishAll", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := t.Context()
+		insertRuns(t, s, "r1")
+		as := leased(t, s, "a", "b", "c")
+		all := func(ps ...*store.AttemptFinishParams) ([]*store.Attempt, error) {
+			var out []*store.Attempt
+			err := s.Tx(ctx, func(tx store.Tx) error {
+				var err error
+				out, err = tx.AttemptFinishAll(ctx, ps)
+				return err
+			})
+			return out, err
+		}
+		p := func(a *store.Attempt, token string, st store.AttemptStatus, msg string) *store.AttemptFinishParams {
+			return &store.AttemptFinishParams{ID: a.ID, Token: token, Status: st, Error: msg, Now: at(time.Hour)}
+		}
+		// One stale token refuses the batch; its transaction changes nothing.
+		_, err := all(p(as[0], as[0].LeaseToken, store.AttemptSucceeded, ""), p(as[1], "stale", store.AttemptFailed, "x"))
+		require.ErrorIs(t, err, store.ErrStaleLease)
+		require.Equal(t, store.AttemptRunning, getAttempt(t, s, as[0].ID).Status)
+		// The same attempt twice: the second finish finds it finished.
+		_, err = all(p(as[0], as[0].LeaseToken, store.AttemptSucceeded, ""), p(as[0], as[0].LeaseToken, store.AttemptSucceeded, ""))
+		require.ErrorIs(t, err, store.ErrStaleLease)
+
+		got, err := all(p(as[2], as[2].LeaseToken, store.AttemptFailed, "boom"), p(as[0], as[0].LeaseToken, store.AttemptSucceeded, ""))
+		require.NoError(t, err)
+		require.Len(t, got, 2)
+		require.Equal(t, as[2].ID, got[0].ID, "in the order given")
+		require.Equal(t, store.AttemptFailed, got[0].Status)
+		require.Equal(t, "boom", got[0].Error)
+		require.Equal(t, at(time.Hour), got[0].FinishedAt)
+		require.Equal(t, as[0].ID, got[1].ID)
+		require.Equal(t, store.AttemptSucceeded, got[1].Status)
+		require.Equal(t, getAttempt(t, s, as[0].ID), got[1])
+		require.Equal(t, store.AttemptRunning, getAttempt(t, s, as[1].ID).Status)
+
+		none, err := all()
+		require.NoError(t, err)
+		require.Empty(t, none)
+	})
+
 	t.Run("OldTokenAfterReclaim", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
