@@ -8,10 +8,10 @@
 package store
 
 import (
-	"strings"
-	"fmt"
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 )
 

@@ -287,13 +287,6 @@ func (t *tx) AttemptFinishAll(ctx context.Context, ps []*store.AttemptFinishPara
 	if len(ps) == 0 {
 		return nil, nil
 	}
-	if len(ps) == 1 {
-		a, err := t.AttemptFinish(ctx, ps[0])
-		if err != nil {
-			return nil, err
-		}
-		return []*store.Attempt{a}, nil
-	}
 	ids, tokens, statuses, errs := make([]int64, len(ps)), make([]string, len(ps)), make([]string, len(ps)), make([]string, len(ps))
 	for i, p := range ps {
 		switch p.Status {

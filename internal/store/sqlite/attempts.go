@@ -329,13 +329,6 @@ func (t *tx) AttemptFinishAll(ctx context.Context, ps []*store.AttemptFinishPara
 	if len(ps) == 0 {
 		return nil, nil
 	}
-	if len(ps) == 1 {
-		a, err := t.AttemptFinish(ctx, ps[0])
-		if err != nil {
-			return nil, err
-		}
-		return []*store.Attempt{a}, nil
-	}
 	type item struct {
 		I int64               `json:"i"`
 		T string              `json:"t"`
