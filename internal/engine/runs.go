@@ -319,8 +319,7 @@ func (e *Engine) completeIn(ctx context.Context, tx store.Tx, fx *effects, rs ..
 		}
 		ps[i] = &store.AttemptFinishParams{ID: r.ID, Token: r.Token, Status: status, Error: r.Err, Now: now}
 	}
-	// One statement for the batch's finishes: one round trip on PostgreSQL.
-	as, err := tx.AttemptFinishAll(ctx, ps)
+	as, err := finishAll(ctx, tx, ps)
 	if err != nil {
 		return err
 	}
@@ -352,6 +351,19 @@ func (e *Engine) completeIn(ctx context.Context, tx store.Tx, fx *effects, rs ..
 		finished = finished[n:]
 	}
 	return nil
+}
+
+// finishAll finishes a batch's attempts in one statement (one round trip
+// on PostgreSQL); a single one with the plainer statement.
+func finishAll(ctx context.Context, tx store.Tx, ps []*store.AttemptFinishParams) ([]*store.Attempt, error) {
+	if len(ps) != 1 {
+		return tx.AttemptFinishAll(ctx, ps)
+	}
+	a, err := tx.AttemptFinish(ctx, ps[0])
+	if err != nil {
+		return nil, err
+	}
+	return []*store.Attempt{a}, nil
 }
 
 // InterruptAttempt gives back an attempt its worker stopped without a
