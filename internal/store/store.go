@@ -71,7 +71,11 @@ type Tx interface {
 	// by itself).
 	RunGet(ctx context.Context, id string) (*Run, error)
 	// RunUpdate writes every mutable field of r (ErrNotFound) and
-	// increments its Revision, in the row and in r.
+	// increments its Revision, in the row and in r. Like TaskRunUpsert,
+	// TaskRunDelete, EventAppend and LogAppend, a driver may send it with
+	// the transaction's next statement or its commit (PostgreSQL does,
+	// to save round trips): its error may then come from there, and
+	// r.Revision (the appended rows' Seq) is set by the time Tx returns.
 	RunUpdate(ctx context.Context, r *Run) error
 	// RunList returns runs matching p, newest first.
 	RunList(ctx context.Context, p *RunListParams) ([]*Run, error)

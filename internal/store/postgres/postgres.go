@@ -270,8 +270,12 @@ func (s *Store) run(ctx context.Context, opts pgx.TxOptions, fn func(store.Tx) e
 		}
 	}()
 	write := opts.AccessMode == pgx.ReadWrite
-	if err := fn(&tx{tx: ptx, write: write}); err != nil {
+	t := &tx{tx: &pipe{Tx: ptx}, write: write}
+	if err := fn(t); err != nil {
 		return err
+	}
+	if err := t.tx.flush(ctx); err != nil {
+		return fmt.Errorf("postgres: %w", interpretError(err))
 	}
 	done = true
 	if !write {

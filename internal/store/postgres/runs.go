@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"github.com/jackc/pgx/v5"
 	"strings"
 
 	"github.com/legatohq/legato/internal/store"
@@ -84,12 +85,16 @@ func (t *tx) RunUpdate(ctx context.Context, r *store.Run) error {
 	if err != nil {
 		return err
 	}
-	err = t.tx.QueryRow(ctx, qRunUpdate, r.ID, r.Version, r.Status, inputs, outputs,
+	// Held back until the transaction's next statement (pipe), which reads
+	// the new revision into r: by the commit, r.Revision is the row's.
+	t.tx.later(func(br pgx.BatchResults) error {
+		if err := br.QueryRow().Scan(&r.Revision); err != nil {
+			return fmt.Errorf("postgres: run update %s: %w", r.ID, interpretError(err))
+		}
+		return nil
+	}, qRunUpdate, r.ID, r.Version, r.Status, inputs, outputs,
 		text(r.Error), r.Attempt, r.Compensating, r.Seq, tz(r.StartedAt), tz(r.FinishedAt),
-		tz(r.Deadline), tz(r.UpdatedAt), tz(r.SLABreachedAt)).Scan(&r.Revision)
-	if err != nil {
-		return fmt.Errorf("postgres: run update %s: %w", r.ID, interpretError(err))
-	}
+		tz(r.Deadline), tz(r.UpdatedAt), tz(r.SLABreachedAt))
 	return nil
 }
 

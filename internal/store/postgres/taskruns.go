@@ -75,20 +75,27 @@ func (t *tx) TaskRunUpsert(ctx context.Context, trs []*store.TaskRun) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.tx.Exec(ctx, qTaskRunUpsert, runIDs, tasks, indexes, statuses, attempts, outputs,
+	// Held back until the transaction's next statement (pipe).
+	t.tx.laterExec(func(err error) error {
+		if err != nil {
+			return fmt.Errorf("postgres: task run upsert: %w", interpretError(err))
+		}
+		return nil
+	}, qTaskRunUpsert, runIDs, tasks, indexes, statuses, attempts, outputs,
 		errs, items, seqs, children,
 		tzs(rows, func(tr *store.TaskRun) time.Time { return tr.WakeAt }),
 		tzs(rows, func(tr *store.TaskRun) time.Time { return tr.StartedAt }),
 		tzs(rows, func(tr *store.TaskRun) time.Time { return tr.FinishedAt }))
-	if err != nil {
-		return fmt.Errorf("postgres: task run upsert: %w", interpretError(err))
-	}
 	return nil
 }
 
-func (t *tx) TaskRunDelete(ctx context.Context, runID, task string, index int) error {
-	if _, err := t.tx.Exec(ctx, qTaskRunDelete, runID, task, index); err != nil {
-		return fmt.Errorf("postgres: task run delete: %w", interpretError(err))
-	}
+// TaskRunDelete is held back until the transaction's next statement.
+func (t *tx) TaskRunDelete(_ context.Context, runID, task string, index int) error {
+	t.tx.laterExec(func(err error) error {
+		if err != nil {
+			return fmt.Errorf("postgres: task run delete: %w", interpretError(err))
+		}
+		return nil
+	}, qTaskRunDelete, runID, task, index)
 	return nil
 }

@@ -23,7 +23,7 @@ import (
 
 // tx implements store.Tx on one pgx transaction.
 type tx struct {
-	tx pgx.Tx
+	tx *pipe
 	// write is false in View: reads take no locks there.
 	write bool
 }
@@ -62,28 +62,25 @@ func (t *tx) lock(ctx context.Context, class int32, keys ...string) error {
 	return err
 }
 
-// appendLocked runs insert, an INSERT of rows of runIDs that returns each
-// row's seq, after taking the runs' advisory locks within class, in one
-// round trip; it hands row i its seq with setSeq. The seqs increase in
-// the order insert inserts its rows, which is the order given.
-func (t *tx) appendLocked(ctx context.Context, class int32, runIDs []string, setSeq func(i int, seq int64), insert string, args ...any) error {
-	var b pgx.Batch
-	b.Queue(qLock, class, runIDs)
-	b.Queue(insert, args...)
-	res := t.tx.SendBatch(ctx, &b)
-	_, err := res.Exec()
-	var seqs []int64
-	if err == nil {
-		rows, _ := res.Query()
-		seqs, err = pgx.CollectRows(rows, pgx.RowTo[int64])
-	}
-	if err = errors.Join(err, res.Close()); err != nil {
-		return interpretError(err)
-	}
-	slices.Sort(seqs)
-	for i, seq := range seqs {
-		setSeq(i, seq)
-	}
+// appendLocked holds back insert, an INSERT of rows of runIDs that
+// returns each row's seq, after taking the runs' advisory locks within
+// class: both go out with the transaction's next statement (pipe). Row i
+// gets its seq (setSeq) then. The seqs increase in the order insert
+// inserts its rows, which is the order given.
+func (t *tx) appendLocked(_ context.Context, class int32, runIDs []string, setSeq func(i int, seq int64), insert string, args ...any) error {
+	t.tx.laterExec(interpretError, qLock, class, runIDs)
+	t.tx.later(func(br pgx.BatchResults) error {
+		rows, _ := br.Query()
+		seqs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return interpretError(err)
+		}
+		slices.Sort(seqs)
+		for i, seq := range seqs {
+			setSeq(i, seq)
+		}
+		return nil
+	}, insert, args...)
 	return nil
 }
 
