@@ -36,7 +36,7 @@ var (
 			finished_at = p.value ->> 'n'
 		FROM json_each(?) AS p
 		WHERE attempts.id = p.value ->> 'i' AND attempts.lease_token = p.value ->> 't'
-			AND attempts.status = 'running' AND (NOT attempts.cancel_requested OR p.value ->> 's' = 'canceled')
+			AND +attempts.status = 'running' AND (NOT attempts.cancel_requested OR p.value ->> 's' = 'canceled')
 		RETURNING ` + store.QualifyColumns("attempts", attemptCols))
 	qAttemptListExpired = prep(`SELECT ` + attemptCols + ` FROM attempts
 		WHERE status = 'running' AND lease_expires_at < ?

@@ -96,6 +96,9 @@ func TestClaimPlans(t *testing.T) {
 		"next due held many queues": {qNextDueHeldMany, []any{`["q","q2"]`, types, blocked[0], "[]", "[]"}, []string{nextDueIndex}, false},
 		"lease": {qAttemptLease, []any{`[[1,"a"],[2,"b"]]`, 1, 2, "w"},
 			[]string{"SEARCH attempts USING INTEGER PRIMARY KEY (rowid=?)"}, false},
+		// The finishes of a batch: each looked up by id, the JSON read once.
+		"finish all": {qAttemptFinishAll, []any{`[{"i":1,"t":"x","s":"succeeded","e":"","n":1},{"i":2,"t":"y","s":"failed","e":"boom","n":1}]`},
+			[]string{"SCAN p VIRTUAL TABLE", "SEARCH attempts USING INTEGER PRIMARY KEY (rowid=?)"}, false},
 		"task runs": {qTaskRunsStart, []any{store.TaskRunning, 1, `[1,2]`},
 			[]string{"SEARCH a USING INTEGER PRIMARY KEY (rowid=?)",
 				"SEARCH task_runs USING INDEX sqlite_autoindex_task_runs_1 (run_id=? AND task=? AND idx=?)"}, false},
