@@ -105,7 +105,7 @@ func (s *State) advance(d *Decision) {
 			switch {
 			case tr == nil:
 				progress = s.tryStart(d, t) || progress
-			case t.ForEach != nil && tr.Status == store.TaskRunning && tr.Items > 0:
+			case t.ForEach != nil && tr.Status == store.TaskRunning && tr.Items > 0 && !s.fallingBack(t):
 				progress = s.advanceForEach(d, t, tr) || progress
 			}
 		}
@@ -159,6 +159,13 @@ func (s *State) refreshRunStatus() {
 	} else {
 		s.Run.Status = store.RunRunning
 	}
+}
+
+// fallingBack reports whether t's on_failure fallback was launched: a
+// for_each whose items failed then waits for it, and its items are not
+// counted again (the fallback's result is the for_each's).
+func (s *State) fallingBack(t *spec.Task) bool {
+	return t.OnFailure != nil && s.Tasks[Key{t.ID + suffixOnFailure, -1}] != nil
 }
 
 // tryStart starts a task whose needs are all finished; it reports whether
