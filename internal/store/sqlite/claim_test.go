@@ -17,7 +17,7 @@ import (
 // the writer, one line each.
 func queryPlan(t *testing.T, s *Store, query string, args ...any) []string {
 	t.Helper()
-	rows, err := s.w.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
+	rows, err := s.wc.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
 	require.NoError(t, err)
 	defer rows.Close()
 	var out []string
@@ -130,7 +130,7 @@ func TestClaimPlans(t *testing.T) {
 		}
 		return a
 	})
-	_, err := s.w.ExecContext(t.Context(), "ANALYZE")
+	_, err := s.wc.ExecContext(t.Context(), "ANALYZE")
 	require.NoError(t, err)
 	t.Run("Analyzed", check)
 }

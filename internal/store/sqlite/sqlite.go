@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,6 +30,15 @@ import (
 // Store is a store.Store on one SQLite database file.
 type Store struct {
 	w, r *sql.DB
+	// wc is the writer pool's one connection, held for the store's life:
+	// write transactions run on it with prepared BEGIN IMMEDIATE, COMMIT
+	// and statements (database/sql's Tx would prepare BEGIN and COMMIT
+	// anew each time and re-bind every statement to the transaction);
+	// wmu makes them take turns.
+	wc   *sql.Conn
+	wmu  sync.Mutex
+	wtx  map[string]*sql.Stmt // the registered statements, on wc
+	ctrl struct{ begin, commit, rollback *sql.Stmt }
 
 	// stmts is filled by Open and only read afterwards.
 	stmts map[stmtKey]*sql.Stmt
@@ -126,7 +136,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	r.SetMaxOpenConns(c.readConns)
 	r.SetMaxIdleConns(c.readConns)
 	s.r = r
-	if err := s.prepareAll(ctx, w); err != nil {
+	if err := s.holdWriter(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
@@ -140,36 +150,64 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 // Tx runs fn in one write transaction (BEGIN IMMEDIATE) and commits when fn
 // returns nil; any error from fn, or a panic, rolls everything back.
 func (s *Store) Tx(ctx context.Context, fn func(store.Tx) error) error {
-	return s.run(ctx, s.w, false, fn)
-}
-
-// View runs fn in a read-only transaction on the read pool: a consistent
-// snapshot that does not wait for writers. Write methods fail in it.
-func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
-	return s.run(ctx, s.r, true, fn)
-}
-
-func (s *Store) run(ctx context.Context, db *sql.DB, readOnly bool, fn func(store.Tx) error) (err error) {
-	sqlTx, err := db.BeginTx(ctx, nil)
-	if err != nil {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if _, err := s.ctrl.begin.ExecContext(ctx); err != nil {
 		return fmt.Errorf("sqlite: begin: %w", interpretError(err))
 	}
 	done := false
 	defer func() {
 		if !done {
-			_ = sqlTx.Rollback()
+			// SQLite may have rolled back already (some errors end the
+			// transaction): then this fails, harmlessly.
+			_, _ = s.ctrl.rollback.ExecContext(context.WithoutCancel(ctx))
 		}
 	}()
-	if err := fn(&tx{s: s, db: db, tx: sqlTx, readOnly: readOnly}); err != nil {
+	if err := fn(&tx{s: s, q: s.wc, stmts: s.wtx}); err != nil {
 		return err
 	}
-	done = true
-	if readOnly {
-		// Nothing to keep: end the read transaction cheaply.
-		return interpretError(sqlTx.Rollback())
-	}
-	if err := sqlTx.Commit(); err != nil {
+	if _, err := s.ctrl.commit.ExecContext(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("sqlite: commit: %w", interpretError(err))
+	}
+	done = true
+	return nil
+}
+
+// View runs fn in a read-only transaction on the read pool: a consistent
+// snapshot that does not wait for writers. Write methods fail in it.
+func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
+	sqlTx, err := s.r.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", interpretError(err))
+	}
+	// Nothing to keep: a read transaction ends with a rollback.
+	defer func() { _ = sqlTx.Rollback() }()
+	return fn(&tx{s: s, q: sqlTx, sqlTx: sqlTx, readOnly: true})
+}
+
+// holdWriter takes the writer pool's connection for good and prepares on
+// it the transaction control and every registered statement.
+func (s *Store) holdWriter(ctx context.Context) error {
+	wc, err := s.w.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("writer connection: %w", err)
+	}
+	s.wc = wc
+	s.wtx = make(map[string]*sql.Stmt, len(queries))
+	for _, c := range []struct {
+		st **sql.Stmt
+		q  string
+	}{{&s.ctrl.begin, "BEGIN IMMEDIATE"}, {&s.ctrl.commit, "COMMIT"}, {&s.ctrl.rollback, "ROLLBACK"}} {
+		if *c.st, err = wc.PrepareContext(ctx, c.q); err != nil {
+			return fmt.Errorf("prepare %q: %w", c.q, err)
+		}
+	}
+	for _, q := range queries {
+		st, err := wc.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("prepare %q: %w", q, err)
+		}
+		s.wtx[q] = st
 	}
 	return nil
 }
@@ -179,7 +217,20 @@ func (s *Store) Close() error {
 	for _, st := range s.stmts {
 		_ = st.Close()
 	}
+	for _, st := range s.wtx {
+		_ = st.Close()
+	}
+	for _, st := range []*sql.Stmt{s.ctrl.begin, s.ctrl.commit, s.ctrl.rollback} {
+		if st != nil {
+			_ = st.Close()
+		}
+	}
 	var errs []error
+	if s.wc != nil {
+		if err := s.wc.Close(); !errors.Is(err, sql.ErrConnDone) { // closed twice: fine
+			errs = append(errs, err)
+		}
+	}
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
 	}

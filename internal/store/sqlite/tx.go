@@ -16,12 +16,24 @@ import (
 	"github.com/legatohq/legato/internal/store"
 )
 
-// tx implements store.Tx on one database/sql transaction.
+// tx implements store.Tx: a write transaction on the writer connection,
+// or a read transaction of the read pool.
 type tx struct {
-	s        *Store
-	db       *sql.DB
-	tx       *sql.Tx
+	s *Store
+	// q runs statements: the writer connection, or the read transaction.
+	q querier
+	// stmts are the registered statements prepared on the writer
+	// connection (writes); reads bind the read pool's to sqlTx.
+	stmts    map[string]*sql.Stmt
+	sqlTx    *sql.Tx
 	readOnly bool
+}
+
+// querier is what *sql.Conn and *sql.Tx have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 var _ store.Tx = (*tx)(nil)
@@ -29,11 +41,15 @@ var _ store.Tx = (*tx)(nil)
 // nowFunc is the clock for the few timestamps the store sets itself.
 var nowFunc = time.Now
 
-// stmt returns query as a statement of this transaction: the prepared one
+// stmt returns query as a prepared statement usable in this transaction
 // when query was registered with prep, else nil and a plain query is used.
 func (t *tx) stmt(ctx context.Context, query string) *sql.Stmt {
-	if st, ok := t.s.stmts[stmtKey{t.db, query}]; ok {
-		return t.tx.StmtContext(ctx, st)
+	if t.sqlTx == nil {
+		if st, ok := t.stmts[query]; ok {
+			return st
+		}
+	} else if st, ok := t.s.stmts[stmtKey{t.s.r, query}]; ok {
+		return t.sqlTx.StmtContext(ctx, st)
 	}
 	t.s.unprepared.Add(1)
 	return nil
@@ -43,21 +59,21 @@ func (t *tx) exec(ctx context.Context, query string, args ...any) (sql.Result, e
 	if st := t.stmt(ctx, query); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
-	return t.tx.ExecContext(ctx, query, args...)
+	return t.q.ExecContext(ctx, query, args...)
 }
 
 func (t *tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	if st := t.stmt(ctx, query); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
-	return t.tx.QueryContext(ctx, query, args...)
+	return t.q.QueryContext(ctx, query, args...)
 }
 
 func (t *tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	if st := t.stmt(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
-	return t.tx.QueryRowContext(ctx, query, args...)
+	return t.q.QueryRowContext(ctx, query, args...)
 }
 
 // scanner is a *sql.Row or *sql.Rows.
