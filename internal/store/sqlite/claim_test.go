@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"errors"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -183,4 +184,42 @@ func TestClaimPrepared(t *testing.T) {
 	}))
 	exercise()
 	exercise()
+}
+
+// TestClaimSeesNewLimits: a claim that found no limits skips reading them
+// afterwards, until a transaction writes one; a write that rolled back
+// leaves them as they were.
+func TestClaimSeesNewLimits(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ctx := t.Context()
+	addAttempts(t, s, 6, func(int) *store.Attempt { return &store.Attempt{Queue: "q", Type: "noop"} })
+	claim := func(n int) []*store.Attempt {
+		var got []*store.Attempt
+		require.NoError(t, s.Tx(ctx, func(tx store.Tx) error {
+			var err error
+			got, err = tx.AttemptClaim(ctx, &store.AttemptClaimParams{Queues: []string{"q"}, WorkerID: "w", Limit: n, Now: time.Now(), LeaseFor: time.Minute})
+			return err
+		}))
+		return got
+	}
+	require.Len(t, claim(1), 1) // no limits: remembered
+	require.True(t, s.noLimits.Load())
+
+	boom := errors.New("boom")
+	require.ErrorIs(t, s.Tx(ctx, func(tx store.Tx) error {
+		require.NoError(t, tx.LimitPut(ctx, &store.Limit{Kind: store.LimitQueue, Name: "q", MaxRunning: 1}))
+		return boom
+	}), boom)
+	require.Len(t, claim(1), 1, "the rolled back limit does not apply")
+	require.True(t, s.noLimits.Load())
+
+	require.NoError(t, s.Tx(ctx, func(tx store.Tx) error {
+		return tx.LimitPut(ctx, &store.Limit{Kind: store.LimitQueue, Name: "q", MaxRunning: 3})
+	}))
+	require.Len(t, claim(5), 1, "two running, a limit of three: one more")
+	require.False(t, s.noLimits.Load())
+
+	require.NoError(t, s.Tx(ctx, func(tx store.Tx) error { return tx.LimitDelete(ctx, store.LimitQueue, "q") }))
+	require.Len(t, claim(5), 3, "the limit is gone")
 }

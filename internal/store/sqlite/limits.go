@@ -26,6 +26,7 @@ var (
 )
 
 func (t *tx) LimitPut(ctx context.Context, l *store.Limit) error {
+	t.limitsWritten()
 	l.NewBucket(fromMicros(toMicros(nowFunc())))
 	if _, err := t.exec(ctx, qLimitPut, l.Kind, l.Name, l.MaxRunning, l.Rate, l.Burst, l.Tokens, toMicros(l.RefilledAt)); err != nil {
 		return fmt.Errorf("sqlite: limit put %s %s: %w", l.Kind, l.Name, interpretError(err))
@@ -34,6 +35,7 @@ func (t *tx) LimitPut(ctx context.Context, l *store.Limit) error {
 }
 
 func (t *tx) LimitDelete(ctx context.Context, kind store.LimitKind, name string) error {
+	t.limitsWritten()
 	if _, err := t.exec(ctx, qLimitDelete, kind, name); err != nil {
 		return fmt.Errorf("sqlite: limit delete %s %s: %w", kind, name, interpretError(err))
 	}
@@ -48,10 +50,24 @@ func (t *tx) LimitList(ctx context.Context) ([]*store.Limit, error) {
 	})
 }
 
+// limitsWritten forgets that the store has no limits: the next claim
+// reads them again.
+func (t *tx) limitsWritten() {
+	t.wroteLimits = true
+	t.s.noLimits.Store(false)
+}
+
 // budget reads the limits and, when there are any, the running attempts.
 // SQLite's single writer keeps them from changing under the claim.
 func (t *tx) budget(ctx context.Context, now time.Time) (*store.Budget, error) {
+	write := t.sqlTx == nil
+	if write && t.s.noLimits.Load() {
+		return store.NewBudget(nil, nil, now), nil
+	}
 	limits, err := t.LimitList(ctx)
+	if write && err == nil && !t.wroteLimits {
+		t.s.noLimits.Store(len(limits) == 0)
+	}
 	if err != nil || len(limits) == 0 {
 		return store.NewBudget(nil, nil, now), err
 	}

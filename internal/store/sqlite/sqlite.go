@@ -39,6 +39,11 @@ type Store struct {
 	wmu  sync.Mutex
 	wtx  map[string]*sql.Stmt // the registered statements, on wc
 	ctrl struct{ begin, commit, rollback *sql.Stmt }
+	// noLimits: the limits table is known to be empty, so a claim skips
+	// reading it. Only write transactions use and set it: they take turns
+	// (wmu), a transaction that writes limits clears it, and one that
+	// read the table without writing it sets it from what it read.
+	noLimits atomic.Bool
 
 	// stmts is filled by Open and only read afterwards.
 	stmts map[stmtKey]*sql.Stmt

@@ -27,6 +27,8 @@ type tx struct {
 	stmts    map[string]*sql.Stmt
 	sqlTx    *sql.Tx
 	readOnly bool
+	// wroteLimits: the transaction wrote the limits table.
+	wroteLimits bool
 }
 
 // querier is what *sql.Conn and *sql.Tx have in common.
