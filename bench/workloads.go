@@ -102,7 +102,7 @@ func (e *env) runOnce(ctx context.Context, workflow string) (*client.Run, error)
 // task runs 200 times a second would load the server it measures.
 func (e *env) waitFinal(ctx context.Context, id string, workflow string) (*client.Run, error) {
 	for {
-		rs, err := e.api.Runs(ctx, client.RunsQuery{Workflow: workflow, Limit: 1})
+		rs, err := e.api.Runs(ctx, client.RunsQuery{Namespace: "default", Workflow: workflow, Limit: 1})
 		if err != nil {
 			return nil, err
 		}
@@ -246,7 +246,7 @@ func (e *env) finalAll(ctx context.Context, workflow string, ids []string, limit
 	for busy := true; busy; {
 		busy = false
 		for _, st := range []string{"queued", "running", "waiting"} {
-			rs, err := e.api.Runs(ctx, client.RunsQuery{Workflow: workflow, Status: st, Limit: 1})
+			rs, err := e.api.Runs(ctx, client.RunsQuery{Namespace: "default", Workflow: workflow, Status: st, Limit: 1})
 			if err != nil {
 				return nil, fmt.Errorf("runs of %s still not final after %s: %w", workflow, limit, err)
 			}
