@@ -130,6 +130,7 @@ func TestTaskLogsAreWritten(t *testing.T) {
 // A worker that stops gives its attempt back at once: a new attempt is
 // queued although the task has no retry policy, and another worker runs it.
 func TestStopGivesAttemptsBack(t *testing.T) {
+	calls := blockCalls.Load() // the counter outlives a test run (-count)
 	b := newBundle(t)
 	stop := b.runWorker(t, "first")
 	run := b.start(t, "name: s\ntasks: [{id: a, type: test.block}]\n")
@@ -152,5 +153,5 @@ func TestStopGivesAttemptsBack(t *testing.T) {
 	tr = b.taskRun(t, run, func(tr *store.TaskRun) bool { return tr.Status.Terminal() })
 	require.Equal(t, store.TaskSucceeded, tr.Status)
 	require.Equal(t, map[string]any{"attempt": float64(2)}, tr.Output)
-	require.Equal(t, int64(2), blockCalls.Load())
+	require.Equal(t, calls+2, blockCalls.Load())
 }
