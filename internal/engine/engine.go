@@ -84,6 +84,7 @@ type Engine struct {
 	work chan struct{}
 
 	completions batcher
+	localState
 	// states keeps runs' states between transactions (statecache.go).
 	states stateCache
 
@@ -248,9 +249,13 @@ type effects struct {
 	queuedIDs    []int64
 	queuedQueues []string
 	handedIDs    map[int64]bool
-	timers       bool
-	canceled     []int64
-	finished     []string
+	// The local worker's reservation and what was claimed for it.
+	localWorker LocalWorker
+	local       []*store.Attempt
+	reserved    int
+	timers      bool
+	canceled    []int64
+	finished    []string
 	// states caches the runs this transaction loaded (see load).
 	states map[string]*State
 	// changed lists the task runs the transaction wrote (repeats
@@ -321,6 +326,18 @@ func (fx *effects) handed(as []*store.Attempt) {
 	}
 }
 
+// unhanded counts the attempts the transaction queued that no worker
+// took in it.
+func (fx *effects) unhanded() int {
+	n := 0
+	for _, id := range fx.queuedIDs {
+		if !fx.handedIDs[id] {
+			n++
+		}
+	}
+	return n
+}
+
 // allHanded reports whether every attempt the transaction queued went to
 // a worker in it: then no claimer needs waking. (Poke queues none it
 // knows of, and always wakes.)
@@ -340,12 +357,17 @@ func (fx *effects) allHanded() bool {
 func (e *Engine) tx(ctx context.Context, fn func(tx store.Tx, fx *effects) error) error {
 	var fx effects
 	err := e.store.Tx(ctx, func(tx store.Tx) error {
+		fx.deliverLocal(false) // a driver running fn again: free the last try's slots
 		fx = effects{}
 		if err := fn(tx, &fx); err != nil {
 			return err
 		}
+		if err := e.localHandOff(ctx, tx, &fx); err != nil {
+			return err
+		}
 		return tx.AttemptNotify(ctx, fx.unhandedQueues())
 	})
+	fx.deliverLocal(err == nil)
 	if err == nil {
 		e.announce(&fx)
 		e.commitObservers(&fx)

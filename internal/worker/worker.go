@@ -49,6 +49,14 @@ type Worker struct {
 
 	mu      sync.Mutex
 	running map[int64]*inflight
+
+	// lmu guards what Run shares with the engine's local hand-off
+	// (Reserve, Deliver): the slots (sem), the context they run under
+	// and their wait group; runCtx is nil when Run is not running.
+	lmu    sync.Mutex
+	sem    chan struct{}
+	runCtx context.Context
+	slots  *sync.WaitGroup
 }
 
 type inflight struct {
@@ -125,7 +133,18 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer wg.Wait()
 	wg.Go(func() { w.heartbeats(ctx) })
 	wg.Go(func() { w.logs.run(ctx) })
-	sem := make(chan struct{}, w.o.Concurrency)
+	w.lmu.Lock()
+	w.sem = make(chan struct{}, w.o.Concurrency)
+	w.runCtx, w.slots = ctx, &wg
+	w.lmu.Unlock()
+	w.e.SetLocalWorker(w)
+	defer func() {
+		w.e.UnsetLocalWorker(w)
+		w.lmu.Lock()
+		w.runCtx = nil // Deliver starts no more slots
+		w.lmu.Unlock()
+	}()
+	sem := w.sem
 	claim := true
 	for {
 		free := w.o.Concurrency - len(sem)
@@ -139,15 +158,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		for _, a := range claimed {
 			sem <- struct{}{}
-			wg.Go(func() {
-				drained := w.slot(ctx, a)
-				<-sem
-				if drained {
-					w.recheck()
-				} else {
-					w.Wake()
-				}
-			})
+			w.lmu.Lock()
+			w.startSlot(a)
+			w.lmu.Unlock()
 		}
 		if len(claimed) == free && free > 0 && claim {
 			continue // there may be more
@@ -178,6 +191,69 @@ func (w *Worker) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 		t.Stop()
+	}
+}
+
+// startSlot runs a in a slot whose place in sem is taken; w.lmu is held.
+func (w *Worker) startSlot(a *store.Attempt) {
+	ctx, sem := w.runCtx, w.sem
+	w.slots.Go(func() {
+		drained := w.slot(ctx, a)
+		<-sem
+		if drained {
+			w.recheck()
+		} else {
+			w.Wake()
+		}
+	})
+}
+
+// Reserve implements engine.LocalWorker: it takes up to n free slots for
+// attempts a transaction will hand over.
+func (w *Worker) Reserve(n int) (*engine.ClaimParams, int) {
+	w.lmu.Lock()
+	defer w.lmu.Unlock()
+	if w.runCtx == nil || w.runCtx.Err() != nil {
+		return nil, 0
+	}
+	got := 0
+	for got < n {
+		select {
+		case w.sem <- struct{}{}:
+			got++
+			continue
+		default:
+		}
+		break
+	}
+	if got == 0 {
+		return nil, 0
+	}
+	return &engine.ClaimParams{WorkerID: w.o.ID, Queues: w.o.Queues, Types: w.o.Types, LeaseFor: w.o.LeaseFor}, got
+}
+
+// Deliver implements engine.LocalWorker: it runs the attempts handed over
+// in reserved slots and frees the others. Attempts handed over while the
+// worker stops are given back at once.
+func (w *Worker) Deliver(as []*store.Attempt, reserved int) {
+	w.lmu.Lock()
+	stopped := w.runCtx == nil
+	if !stopped {
+		for _, a := range as {
+			w.startSlot(a)
+		}
+	}
+	for range reserved - len(as) {
+		<-w.sem
+	}
+	w.lmu.Unlock()
+	if stopped {
+		for _, a := range as {
+			<-w.sem
+			if err := w.e.InterruptAttempt(context.Background(), a.ID, a.LeaseToken, "worker:"+w.o.ID); err != nil && !errors.Is(err, store.ErrStaleLease) {
+				w.attemptLog(a).Error("give back an attempt handed to a stopped worker", "err", err)
+			}
+		}
 	}
 }
 
