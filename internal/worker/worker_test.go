@@ -155,3 +155,40 @@ func TestStopGivesAttemptsBack(t *testing.T) {
 	require.Equal(t, map[string]any{"attempt": float64(2)}, tr.Output)
 	require.Equal(t, calls+2, blockCalls.Load())
 }
+
+// The in-process worker takes a new run's first attempt in the start's own
+// transaction (nobody is woken for it); once stopped it reserves nothing.
+func TestLocalHandOff(t *testing.T) {
+	b := newBundle(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	w := worker.New(b.eng, worker.Options{ID: "local", Concurrency: 2, LeaseFor: 3 * time.Second, Poll: time.Hour})
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	require.Eventually(t, func() bool {
+		p, n := w.Reserve(1)
+		if n > 0 {
+			w.Deliver(nil, n)
+		}
+		return p != nil && n == 1
+	}, 5*time.Second, time.Millisecond, "the running worker has free slots")
+	var woken atomic.Int64
+	b.eng.OnEnqueue(func() { woken.Add(1) })
+
+	run := b.start(t, "name: h\ntasks: [{id: a, type: noop}, {id: b, type: noop, needs: [a]}]\n")
+	require.Eventually(t, func() bool {
+		var r *store.Run
+		require.NoError(t, b.st.View(t.Context(), func(tx store.Tx) error {
+			var err error
+			r, err = tx.RunGet(t.Context(), run)
+			return err
+		}))
+		return r.Status == store.RunSucceeded
+	}, 10*time.Second, 5*time.Millisecond)
+	require.Zero(t, woken.Load(), "the start handed a to the worker and its completion handed b: nobody was woken")
+
+	cancel()
+	require.NoError(t, <-done)
+	p, n := w.Reserve(2)
+	require.Nil(t, p)
+	require.Zero(t, n, "a stopped worker reserves nothing")
+}
