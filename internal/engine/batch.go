@@ -20,16 +20,16 @@ type batcher struct {
 	e *Engine
 
 	mu      sync.Mutex
-	pending []*completion
+	pending []*op
 	// flushing counts the goroutines committing batches, at most writers
 	// (1 unless the store takes concurrent writers: store.Writers).
 	flushing int
 	writers  int
 }
 
-// completion is one operation of a batch: an attempt's result (r) or a
-// run to start (start).
-type completion struct {
+// op is one operation of a batch: an attempt's result (r) or a run to
+// start (start).
+type op struct {
 	r *AttemptResult
 	// claim, when not nil, asks for the worker's next attempts in the
 	// completion's transaction (see CompleteAndClaim).
@@ -48,17 +48,17 @@ type completed struct {
 // ctx: once queued, the completion is committed or refused, and the
 // caller learns which.
 func (b *batcher) submit(ctx context.Context, r *AttemptResult, claim *ClaimParams) ([]*store.Attempt, error) {
-	res := b.do(ctx, &completion{r: r, claim: claim})
+	res := b.do(ctx, &op{r: r, claim: claim})
 	return res.next, res.err
 }
 
 // startRun queues a run start and waits for its commit.
 func (b *batcher) startRun(ctx context.Context, p *StartRunParams) (*Started, error) {
-	res := b.do(ctx, &completion{start: p})
+	res := b.do(ctx, &op{start: p})
 	return res.started, res.err
 }
 
-func (b *batcher) do(ctx context.Context, c *completion) completed {
+func (b *batcher) do(ctx context.Context, c *op) completed {
 	if err := ctx.Err(); err != nil {
 		return completed{err: err}
 	}
@@ -96,7 +96,7 @@ func (b *batcher) flush(ctx context.Context) {
 // lease, or one start with bad inputs, aborts the whole transaction),
 // each operation is retried alone so that one refusal does not refuse
 // the others.
-func (b *batcher) commit(ctx context.Context, batch []*completion) {
+func (b *batcher) commit(ctx context.Context, batch []*op) {
 	out, err := b.apply(ctx, batch)
 	if err == nil || len(batch) == 1 {
 		for i, c := range batch {
@@ -106,7 +106,7 @@ func (b *batcher) commit(ctx context.Context, batch []*completion) {
 		return
 	}
 	for _, c := range batch {
-		out, err := b.apply(ctx, []*completion{c})
+		out, err := b.apply(ctx, []*op{c})
 		out[0].err = err
 		c.done <- out[0]
 	}
@@ -115,7 +115,7 @@ func (b *batcher) commit(ctx context.Context, batch []*completion) {
 // apply commits the operations of batch, and the claims the completions
 // carry, in one transaction: the completions first (completeIn locks
 // their runs in id order), then the starts, then the claims.
-func (b *batcher) apply(ctx context.Context, batch []*completion) ([]completed, error) {
+func (b *batcher) apply(ctx context.Context, batch []*op) ([]completed, error) {
 	var rs []*AttemptResult
 	for _, c := range batch {
 		if c.r != nil {
@@ -156,7 +156,7 @@ func (b *batcher) apply(ctx context.Context, batch []*completion) ([]completed, 
 // the same limits: an attempt queued earlier goes first, whichever run
 // the completion belonged to. Completions of one worker with the same
 // claim share one claim; its attempts are dealt out in claim order.
-func (e *Engine) handOff(ctx context.Context, tx store.Tx, fx *effects, batch []*completion, out []completed) error {
+func (e *Engine) handOff(ctx context.Context, tx store.Tx, fx *effects, batch []*op, out []completed) error {
 	type group struct {
 		p       ClaimParams
 		members []int

@@ -83,7 +83,8 @@ type Engine struct {
 	// work is closed and replaced when attempts are queued (WorkSignal).
 	work chan struct{}
 
-	completions batcher
+	// batch is the group commit of starts and completions (batch.go).
+	batch batcher
 	localState
 	// states keeps runs' states between transactions (statecache.go).
 	states stateCache
@@ -116,10 +117,7 @@ func New(st store.Store, o Options) *Engine {
 	if e.newID == nil {
 		e.newID = func() string { return uuid.Must(uuid.NewV7()).String() }
 	}
-	e.completions.e = e
-	if w, ok := st.(store.Writers); ok {
-		e.completions.writers = w.Writers()
-	}
+	e.batch.e, e.batch.writers = e, store.WritersOf(st)
 	e.retention = o.EventRetention
 	if e.retention == 0 {
 		e.retention = DefaultEventRetention
@@ -341,17 +339,7 @@ func (fx *effects) unhanded() int {
 // allHanded reports whether every attempt the transaction queued went to
 // a worker in it: then no claimer needs waking. (Poke queues none it
 // knows of, and always wakes.)
-func (fx *effects) allHanded() bool {
-	if len(fx.queuedIDs) == 0 {
-		return false
-	}
-	for _, id := range fx.queuedIDs {
-		if !fx.handedIDs[id] {
-			return false
-		}
-	}
-	return true
-}
+func (fx *effects) allHanded() bool { return len(fx.queuedIDs) > 0 && fx.unhanded() == 0 }
 
 // tx runs fn in a write transaction and announces its effects after commit.
 func (e *Engine) tx(ctx context.Context, fn func(tx store.Tx, fx *effects) error) error {

@@ -69,7 +69,7 @@ type Started struct {
 // StartDetailed is Start that also returns the new run's task runs, so
 // that a caller answering with the run reads nothing back.
 func (e *Engine) StartDetailed(ctx context.Context, p *StartRunParams) (*Started, error) {
-	return e.completions.startRun(ctx, p)
+	return e.batch.startRun(ctx, p)
 }
 
 // TaskOrder returns the ids of a workflow version's tasks in the order
@@ -293,7 +293,7 @@ type AttemptResult struct {
 // together (group commit): one transaction, one durable commit and one
 // load of each run for the whole batch.
 func (e *Engine) CompleteAttempt(ctx context.Context, r *AttemptResult) error {
-	_, err := e.completions.submit(ctx, r, nil)
+	_, err := e.batch.submit(ctx, r, nil)
 	return err
 }
 

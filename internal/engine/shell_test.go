@@ -38,12 +38,7 @@ type countingStore struct {
 	n *atomic.Int64
 }
 
-func (c countingStore) Writers() int {
-	if w, ok := c.Store.(store.Writers); ok {
-		return w.Writers()
-	}
-	return 1
-}
+func (c countingStore) Writers() int { return store.WritersOf(c.Store) }
 
 func (c countingStore) Tx(ctx context.Context, fn func(store.Tx) error) error {
 	c.n.Add(1)

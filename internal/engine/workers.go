@@ -55,7 +55,7 @@ func (e *Engine) CompleteAndClaim(ctx context.Context, r *AttemptResult, claim *
 	if claim != nil && claim.Limit > 0 && claim.WorkerID == "" {
 		return nil, errors.New("claim: a worker id is required")
 	}
-	return e.completions.submit(ctx, r, claim)
+	return e.batch.submit(ctx, r, claim)
 }
 
 // claimIn leases up to p.Limit due attempts inside tx.

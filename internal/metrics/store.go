@@ -38,12 +38,7 @@ func (s *timedStore) View(ctx context.Context, fn func(store.Tx) error) error {
 }
 
 // Writers forwards the wrapped store's store.Writers (1 without it).
-func (s *timedStore) Writers() int {
-	if w, ok := s.Store.(store.Writers); ok {
-		return w.Writers()
-	}
-	return 1
-}
+func (s *timedStore) Writers() int { return store.WritersOf(s.Store) }
 
 func outcome(err error) string {
 	if err != nil {

@@ -47,6 +47,15 @@ type Store interface {
 // Without it, one (SQLite serializes writers anyway).
 type Writers interface{ Writers() int }
 
+// WritersOf is st's Writers, 1 when it does not say (a decorator forwards
+// it with this).
+func WritersOf(st Store) int {
+	if w, ok := st.(Writers); ok {
+		return w.Writers()
+	}
+	return 1
+}
+
 // Tx is the set of operations available inside a transaction. Methods are
 // named entity first (River's driver style). Read methods may be used in
 // View; write methods fail there.
