@@ -4,6 +4,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/legatohq/legato/internal/engine"
@@ -108,14 +109,20 @@ func testHandOffSharesOneClaimAmongABatch(t *testing.T, setup func(testing.TB, i
 	var wg sync.WaitGroup
 	for _, a := range as {
 		wg.Go(func() {
+			// assert, not require: FailNow must not run off a test's
+			// own goroutine (and would leave mu locked).
 			for a != nil {
 				mu.Lock()
-				require.False(t, seen[a.ID], "attempt %d handed twice", a.ID)
+				twice := seen[a.ID]
 				seen[a.ID] = true
 				mu.Unlock()
+				if !assert.False(t, twice, "attempt %d handed twice", a.ID) {
+					return
+				}
 				next, err := b.eng.CompleteAndClaim(b.ctx, &engine.AttemptResult{ID: a.ID, Token: a.LeaseToken, Output: a.Index}, claim)
-				require.NoError(t, err)
-				require.LessOrEqual(t, len(next), 1)
+				if !assert.NoError(t, err) || !assert.LessOrEqual(t, len(next), 1) {
+					return
+				}
 				a = nil
 				if len(next) == 1 {
 					a = next[0]
