@@ -69,7 +69,7 @@ queued again, to run on the next start.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&addr, "addr", envOr("LEGATO_ADDR", "127.0.0.1:8420"), "HTTP listen address (env LEGATO_ADDR)")
-	f.IntVar(&workers, "workers", envInt("LEGATO_WORKERS", 32), "attempts run at once by in-process workers; 0 turns them off (env LEGATO_WORKERS)")
+	f.IntVar(&workers, "workers", envInt("LEGATO_WORKERS", 128), "attempts run at once by in-process workers; 0 turns them off (env LEGATO_WORKERS)")
 	f.StringArrayVar(&apply, "apply", nil, "workflow file or directory to apply at start (repeatable)")
 	f.StringSliceVar(&env, "env", envList("LEGATO_ENV"), "environment variables expressions may read as env.NAME (repeatable or comma-separated; env LEGATO_ENV)")
 	f.StringVar(&storeKind, "store", envOr("LEGATO_STORE", "sqlite"), "where state lives: sqlite (embedded, in --data) or postgres (shared by several servers; env LEGATO_STORE)")

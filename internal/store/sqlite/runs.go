@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -20,6 +22,13 @@ var (
 		error = ?, attempt = ?, compensating = ?, seq = ?, started_at = ?, finished_at = ?,
 		deadline = ?, updated_at = ?, sla_breached_at = ?, revision = revision + 1
 		WHERE id = ? RETURNING revision`)
+	// qRunUpdateSame is qRunUpdate for a run whose status is unchanged
+	// (most of a run's updates): the status is left out of its SET, so
+	// SQLite leaves the two indexes that hold it alone.
+	qRunUpdateSame = prep(`UPDATE runs SET version = ?, inputs = ?, outputs = ?,
+		error = ?, attempt = ?, compensating = ?, seq = ?, started_at = ?, finished_at = ?,
+		deadline = ?, updated_at = ?, sla_breached_at = ?, revision = revision + 1
+		WHERE id = ? AND status = ? RETURNING revision`)
 	qRunCountActive = prep(`SELECT count(*) FROM runs
 		WHERE namespace = ? AND workflow = ? AND status IN ('running', 'waiting')`)
 	qRunNextQueued = prep(`SELECT ` + runCols + ` FROM runs
@@ -89,9 +98,15 @@ func (t *tx) RunUpdate(ctx context.Context, r *store.Run) error {
 	if err != nil {
 		return err
 	}
-	err = t.queryRow(ctx, qRunUpdate, r.Version, r.Status, inputs, outputs, r.Error, r.Attempt,
+	err = t.queryRow(ctx, qRunUpdateSame, r.Version, inputs, outputs, r.Error, r.Attempt,
 		r.Compensating, r.Seq, toMicros(r.StartedAt), toMicros(r.FinishedAt), toMicros(r.Deadline),
-		toMicros(r.UpdatedAt), toMicros(r.SLABreachedAt), r.ID).Scan(&r.Revision)
+		toMicros(r.UpdatedAt), toMicros(r.SLABreachedAt), r.ID, r.Status).Scan(&r.Revision)
+	if errors.Is(err, sql.ErrNoRows) {
+		// The status changed (or the run is not there).
+		err = t.queryRow(ctx, qRunUpdate, r.Version, r.Status, inputs, outputs, r.Error, r.Attempt,
+			r.Compensating, r.Seq, toMicros(r.StartedAt), toMicros(r.FinishedAt), toMicros(r.Deadline),
+			toMicros(r.UpdatedAt), toMicros(r.SLABreachedAt), r.ID).Scan(&r.Revision)
+	}
 	if err != nil {
 		return fmt.Errorf("sqlite: run update %s: %w", r.ID, interpretError(err))
 	}
