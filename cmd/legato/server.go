@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +16,12 @@ import (
 	"github.com/legatohq/legato/internal/server"
 	"github.com/legatohq/legato/internal/store"
 )
+
+// serverGCPercent is the Go collector's target of the server unless GOGC
+// is set: a busy server's heap is a few tens of MiB, and collecting half as
+// often gives 6–12 % more tasks per second (bench/README.md) for that
+// much more memory.
+const serverGCPercent = 200
 
 func (a *app) serverCmd() *cobra.Command {
 	var (
@@ -58,6 +66,9 @@ queued again, to run on the next start.`,
 			lims, err := limits.parse()
 			if err != nil {
 				return err
+			}
+			if os.Getenv("GOGC") == "" {
+				debug.SetGCPercent(serverGCPercent)
 			}
 			return server.Run(cmd.Context(), server.Config{
 				DataDir: a.data, Addr: addr, Workers: workers, Apply: apply, Env: env, NodeID: nodeID,

@@ -224,7 +224,15 @@ func (e *Engine) workflow(ctx context.Context, tx store.Tx, ns, name string, ver
 	if err != nil {
 		return nil, nil, err
 	}
-	w := new(spec.Workflow)
+	e.specMu.Lock()
+	w := e.specs[specKey{ns, name, v.Version}]
+	e.specMu.Unlock()
+	if w != nil {
+		// The latest version, already decoded: a start of a workflow by
+		// name (version 0) reads which version is the latest.
+		return w, v, nil
+	}
+	w = new(spec.Workflow)
 	if err := json.Unmarshal(v.Spec, w); err != nil {
 		return nil, nil, fmt.Errorf("decode workflow %s/%s v%d: %w", ns, name, v.Version, err)
 	}
@@ -242,11 +250,15 @@ type effects struct {
 	// enqueued: attempts were queued; workers are woken unless every one
 	// of them was handed to a worker in the same transaction (handOff).
 	enqueued bool
-	// queuedIDs and handedIDs are the attempts queued, and those claimed
-	// by a hand-off, in the transaction.
-	queuedIDs    []int64
-	queuedQueues []string
-	handedIDs    map[int64]bool
+	// queued and handedIDs are the attempts queued, and those claimed by
+	// a hand-off, in the transaction. A queued attempt's ID may be zero
+	// until the transaction's next statement (store.Tx.AttemptInsert):
+	// only a statement, such as a claim, hands attempts over.
+	queuedAttempts []*store.Attempt
+	handedIDs      map[int64]bool
+	// latest is the latest version of the workflows the transaction
+	// started runs of without naming one, by namespace and name.
+	latest map[string]int
 	// The local worker's reservation and what was claimed for it.
 	localWorker LocalWorker
 	local       []*store.Attempt
@@ -296,19 +308,18 @@ func (e *Engine) announce(fx *effects) {
 }
 
 // queued records an attempt queued in the transaction.
-func (fx *effects) queued(id int64, queue string) {
+func (fx *effects) queued(a *store.Attempt) {
 	fx.enqueued = true
-	fx.queuedIDs = append(fx.queuedIDs, id)
-	fx.queuedQueues = append(fx.queuedQueues, queue)
+	fx.queuedAttempts = append(fx.queuedAttempts, a)
 }
 
 // unhandedQueues lists the queues of the attempts the transaction queued
 // and no worker took in it: other servers' workers are told of those.
 func (fx *effects) unhandedQueues() []string {
 	var out []string
-	for i, id := range fx.queuedIDs {
-		if !fx.handedIDs[id] && !slices.Contains(out, fx.queuedQueues[i]) {
-			out = append(out, fx.queuedQueues[i])
+	for _, a := range fx.queuedAttempts {
+		if !fx.handedIDs[a.ID] && !slices.Contains(out, a.Queue) {
+			out = append(out, a.Queue)
 		}
 	}
 	return out
@@ -328,8 +339,8 @@ func (fx *effects) handed(as []*store.Attempt) {
 // took in it.
 func (fx *effects) unhanded() int {
 	n := 0
-	for _, id := range fx.queuedIDs {
-		if !fx.handedIDs[id] {
+	for _, a := range fx.queuedAttempts {
+		if !fx.handedIDs[a.ID] {
 			n++
 		}
 	}
@@ -339,7 +350,7 @@ func (fx *effects) unhanded() int {
 // allHanded reports whether every attempt the transaction queued went to
 // a worker in it: then no claimer needs waking. (Poke queues none it
 // knows of, and always wakes.)
-func (fx *effects) allHanded() bool { return len(fx.queuedIDs) > 0 && fx.unhanded() == 0 }
+func (fx *effects) allHanded() bool { return len(fx.queuedAttempts) > 0 && fx.unhanded() == 0 }
 
 // tx runs fn in a write transaction and announces its effects after commit.
 func (e *Engine) tx(ctx context.Context, fn func(tx store.Tx, fx *effects) error) error {

@@ -71,8 +71,7 @@ func (h *harness) claim(keys ...Key) {
 		c.Status, c.StartedAt = store.TaskRunning, h.st.Now
 		running = append(running, &c)
 	}
-	run := *h.st.Run
-	h.st.refresh(&run, running)
+	h.st.refresh(running)
 }
 
 // reload replaces the State by one loaded afresh from what was committed:
@@ -313,8 +312,7 @@ func TestForEachRefreshCountsWhatItReplaces(t *testing.T) {
 	require.Equal(t, 3, h.st.forEach["x"].active)
 	done := *h.st.Tasks[Key{"x", 1}]
 	done.Status = store.TaskSucceeded
-	run := *h.st.Run
-	h.st.refresh(&run, []*store.TaskRun{&done})
+	h.st.refresh([]*store.TaskRun{&done})
 	h.requireCounts()
 	require.Equal(t, 2, h.st.forEach["x"].active)
 	require.Equal(t, 1, h.st.forEach["x"].finished)

@@ -128,6 +128,12 @@ func (e *Engine) startIn(ctx context.Context, tx store.Tx, fx *effects, p *Start
 			return nil, false, err
 		}
 	}
+	if st := fx.states[run.ID]; st != nil {
+		// The run as its start wrote it, as the state kept for its next
+		// transition has it (not read back).
+		c := *st.Run
+		return &c, true, nil
+	}
 	run, err := tx.RunGet(ctx, run.ID)
 	return run, err == nil, err
 }
@@ -154,6 +160,12 @@ func (e *Engine) createRun(ctx context.Context, tx store.Tx, fx *effects, run *s
 // insertRun binds the inputs and inserts the run, queued, with its
 // creation in the journal.
 func (e *Engine) insertRun(ctx context.Context, tx store.Tx, fx *effects, run *store.Run, version int, actor string) (*spec.Workflow, error) {
+	// The starts of one workflow in a transaction (a batch of them) read
+	// which version is the latest once.
+	latest, byName := run.Namespace+"\x00"+run.Workflow, version == 0
+	if byName {
+		version = fx.latest[latest]
+	}
 	w, v, err := e.workflow(ctx, tx, run.Namespace, run.Workflow, version)
 	if err != nil {
 		return nil, err
@@ -161,6 +173,12 @@ func (e *Engine) insertRun(ctx context.Context, tx store.Tx, fx *effects, run *s
 	run.Version = version
 	if v != nil {
 		run.Version = v.Version
+	}
+	if v != nil && byName {
+		if fx.latest == nil {
+			fx.latest = map[string]int{}
+		}
+		fx.latest[latest] = v.Version
 	}
 	inputs, err := BindInputs(w, run.Inputs)
 	if err != nil {
@@ -331,6 +349,19 @@ func (e *Engine) completeIn(ctx context.Context, tx store.Tx, fx *effects, rs ..
 		}
 	}
 	slices.SortStableFunc(finished, func(x, y done) int { return strings.Compare(x.a.RunID, y.a.RunID) })
+	// The runs' kept states are checked in one read, which on PostgreSQL
+	// also locks the runs in id order.
+	var ids []string
+	for _, f := range finished {
+		if id := f.a.RunID; (len(ids) == 0 || ids[len(ids)-1] != id) && fx.states[id] == nil {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) > 1 {
+		if err := e.loadKept(ctx, tx, fx, ids); err != nil {
+			return err
+		}
+	}
 	// The completions of one run are decided one after the other and
 	// written together (applyAll).
 	for len(finished) > 0 {

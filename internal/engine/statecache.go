@@ -14,7 +14,7 @@ const maxCachedStates = 8192
 // stateCache keeps the state of runs as their last committed transition
 // on this engine left them, so that the next transition of a run does not
 // read all its task runs again. An entry is only a guess, checked in the
-// next transaction against the run's row, read (and, on PostgreSQL,
+// next transaction against the run's revision, read (and, on PostgreSQL,
 // locked) there:
 //
 //   - every transition updates its run, which increments the run's
@@ -31,6 +31,13 @@ const maxCachedStates = 8192
 type stateCache struct {
 	mu sync.Mutex
 	m  map[string]*State
+}
+
+// has reports whether a state is kept for the run.
+func (c *stateCache) has(runID string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[runID] != nil
 }
 
 // take removes and returns the state kept for the run at revision rev and
@@ -81,10 +88,9 @@ func (c *stateCache) keep(states map[string]*State) {
 	}
 }
 
-// refresh brings a kept state up to date with the run's row and its
-// running task runs (read in the transaction).
-func (st *State) refresh(run *store.Run, running []*store.TaskRun) {
-	st.Run = run
+// refresh brings a kept state, whose run's row is unchanged, up to date
+// with the run's running task runs (read in the transaction).
+func (st *State) refresh(running []*store.TaskRun) {
 	for _, tr := range running {
 		k := Key{tr.Task, tr.Index}
 		st.Tasks[k] = tr

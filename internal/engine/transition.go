@@ -151,21 +151,20 @@ func (e *Engine) load(ctx context.Context, tx store.Tx, fx *effects, runID strin
 	if st := fx.states[runID]; st != nil {
 		return st, nil
 	}
+	if e.states.has(runID) {
+		if err := e.loadKept(ctx, tx, fx, []string{runID}); err != nil {
+			return nil, err
+		}
+		if st := fx.states[runID]; st != nil {
+			return st, nil
+		}
+	}
 	run, err := tx.RunGet(ctx, runID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("%w: %s", ErrRunNotFound, runID)
 	}
 	if err != nil {
 		return nil, err
-	}
-	if st := e.states.take(runID, run.Revision, run.Version); st != nil {
-		running, err := tx.TaskRunListRunning(ctx, runID)
-		if err != nil {
-			return nil, err
-		}
-		st.refresh(run, running)
-		fx.loaded(runID, st)
-		return st, nil
 	}
 	w, _, err := e.workflow(ctx, tx, run.Namespace, run.Workflow, run.Version)
 	if err != nil {
@@ -181,6 +180,41 @@ func (e *Engine) load(ctx context.Context, tx store.Tx, fx *effects, runID strin
 	}
 	fx.loaded(runID, st)
 	return st, nil
+}
+
+// loadKept loads into fx the states kept for the runs of ids (sorted)
+// that are still current, from one read of the runs' revisions and
+// running task runs (store.Tx.RunRevisions: on PostgreSQL one round trip,
+// which locks every run of ids, in id order); load reads the others in
+// full.
+func (e *Engine) loadKept(ctx context.Context, tx store.Tx, fx *effects, ids []string) error {
+	revs, running, err := tx.RunRevisions(ctx, ids)
+	if err != nil {
+		return err
+	}
+	byID := make(map[string]store.RunRevision, len(revs))
+	for _, r := range revs {
+		byID[r.ID] = r
+	}
+	byRun := make(map[string][]*store.TaskRun, len(revs))
+	for _, tr := range running {
+		byRun[tr.RunID] = append(byRun[tr.RunID], tr)
+	}
+	for _, id := range ids {
+		if fx.states[id] != nil {
+			continue
+		}
+		// A run that is gone takes its kept state with it.
+		r, ok := byID[id]
+		if !ok {
+			r.Revision = -1
+		}
+		if st := e.states.take(id, r.Revision, r.Version); st != nil {
+			st.refresh(byRun[id])
+			fx.loaded(id, st)
+		}
+	}
+	return nil
 }
 
 // loaded records the state of a run the transaction loaded.
@@ -209,7 +243,7 @@ func (e *Engine) exec(ctx context.Context, tx store.Tx, fx *effects, run *store.
 		if err := tx.AttemptInsert(ctx, a); err != nil {
 			return err
 		}
-		fx.queued(a.ID, a.Queue)
+		fx.queued(a)
 		return nil
 	case SetTimer:
 		fx.timers = true

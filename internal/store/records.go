@@ -66,6 +66,13 @@ type WorkflowVersion struct {
 	CreatedBy   string
 }
 
+// RunRevision is a run's Revision and workflow Version (RunRevisions).
+type RunRevision struct {
+	ID       string
+	Revision int64
+	Version  int
+}
+
 // Run is one execution of one workflow version.
 type Run struct {
 	ID        string

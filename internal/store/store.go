@@ -72,13 +72,23 @@ type Tx interface {
 	// namespace (all namespaces when namespace is empty), by name.
 	WorkflowList(ctx context.Context, namespace string) ([]*WorkflowVersion, error)
 
-	// RunInsert stores a new run (ErrConflict if the id exists).
+	// RunInsert stores a new run (ErrConflict if the id exists). A driver
+	// may send it with the transaction's next statement, like RunUpdate:
+	// the conflict is then that statement's error, or the commit's.
 	RunInsert(ctx context.Context, r *Run) error
 	// RunGet returns a run (ErrNotFound). Inside Tx it also locks the run
 	// until the transaction ends, so that transitions of one run from
 	// several servers never interleave (SQLite's single writer does that
 	// by itself).
 	RunGet(ctx context.Context, id string) (*Run, error)
+	// RunRevisions reads the Revision and Version of the runs of ids
+	// (runs not found are left out), in id order, and their running task
+	// runs: what the engine checks a state it kept against (the same
+	// revision is the same row) and brings it up to date with (the only
+	// task-run writes that do not update the run, claims, make task runs
+	// running). Inside Tx it locks the runs as RunGet does, in id order.
+	// PostgreSQL reads both in one round trip.
+	RunRevisions(ctx context.Context, ids []string) ([]RunRevision, []*TaskRun, error)
 	// RunUpdate writes every mutable field of r (ErrNotFound) and
 	// increments its Revision, in the row and in r. Like TaskRunUpsert,
 	// TaskRunDelete, EventAppend and LogAppend, a driver may send it with
@@ -104,16 +114,15 @@ type Tx interface {
 
 	// TaskRunList returns every task run of a run.
 	TaskRunList(ctx context.Context, runID string) ([]*TaskRun, error)
-	// TaskRunListRunning returns the task runs of a run whose status is
-	// running: the only task-run writes that do not update the run
-	// (claims) make task runs running.
-	TaskRunListRunning(ctx context.Context, runID string) ([]*TaskRun, error)
 	// TaskRunUpsert inserts or replaces task runs, keyed by (RunID, Task, Index).
 	TaskRunUpsert(ctx context.Context, trs []*TaskRun) error
 	// TaskRunDelete removes one task run (a run retry resets failed ones).
 	TaskRunDelete(ctx context.Context, runID, task string, index int) error
 
-	// AttemptInsert queues a new attempt and sets its ID.
+	// AttemptInsert queues a new attempt and sets its ID. Like RunUpdate,
+	// a driver may send it with the transaction's next statement (a
+	// foreign key's error then comes from there) and set a.ID only then:
+	// by the time Tx returns, or once another statement ran in it.
 	AttemptInsert(ctx context.Context, a *Attempt) error
 	// AttemptNotify tells the other servers sharing the store, when the
 	// transaction commits, that attempts of these queues were queued

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/legatohq/legato/internal/store"
 )
 
@@ -151,13 +153,17 @@ func (t *tx) AttemptInsert(ctx context.Context, a *store.Attempt) error {
 	if err != nil {
 		return err
 	}
-	err = t.tx.QueryRow(ctx, qAttemptInsert, a.RunID, a.Task, a.Index, a.Number, a.Namespace,
+	// Held back until the transaction's next statement, which reads the
+	// new id into a.
+	t.tx.later(func(br pgx.BatchResults) error {
+		if err := br.QueryRow().Scan(&a.ID); err != nil {
+			return fmt.Errorf("postgres: attempt insert: %w", interpretError(err))
+		}
+		return nil
+	}, qAttemptInsert, a.RunID, a.Task, a.Index, a.Number, a.Namespace,
 		a.Workflow, a.Queue, a.Type, params, int64(a.Timeout), a.Status, tz(a.NotBefore),
 		a.LeaseToken, tz(a.LeaseExpiresAt), a.WorkerID, a.CancelRequested, tz(a.CreatedAt),
-		tz(a.StartedAt), tz(a.FinishedAt), text(a.Error), a.Priority, a.Resource).Scan(&a.ID)
-	if err != nil {
-		return fmt.Errorf("postgres: attempt insert: %w", interpretError(err))
-	}
+		tz(a.StartedAt), tz(a.FinishedAt), text(a.Error), a.Priority, a.Resource)
 	return nil
 }
 

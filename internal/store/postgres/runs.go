@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"github.com/jackc/pgx/v5"
 	"strings"
@@ -15,9 +16,11 @@ const (
 	qRunInsert = `INSERT INTO runs (` + runCols + `)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
 		ON CONFLICT (id) DO NOTHING`
-	qRunGet       = `SELECT ` + runCols + ` FROM runs WHERE id = $1`
-	qRunGetLocked = qRunGet + ` FOR UPDATE`
-	qRunUpdate    = `UPDATE runs SET version = $2, status = $3, inputs = $4, outputs = $5,
+	qRunGet        = `SELECT ` + runCols + ` FROM runs WHERE id = $1`
+	qRunGetLocked  = qRunGet + ` FOR UPDATE`
+	qRunRevs       = `SELECT id, revision, version FROM runs WHERE id = ANY($1) ORDER BY id`
+	qRunRevsLocked = qRunRevs + ` FOR UPDATE`
+	qRunUpdate     = `UPDATE runs SET version = $2, status = $3, inputs = $4, outputs = $5,
 		error = $6, attempt = $7, compensating = $8, seq = $9, started_at = $10, finished_at = $11,
 		deadline = $12, updated_at = $13, sla_breached_at = $14, revision = revision + 1
 		WHERE id = $1 RETURNING revision`
@@ -51,16 +54,21 @@ func (t *tx) RunInsert(ctx context.Context, r *store.Run) error {
 	if err != nil {
 		return err
 	}
-	tag, err := t.tx.Exec(ctx, qRunInsert, r.ID, r.Namespace, r.Workflow, r.Version, r.Status,
+	// Held back until the transaction's next statement.
+	id := r.ID
+	t.tx.later(func(br pgx.BatchResults) error {
+		tag, err := br.Exec()
+		if err == nil && tag.RowsAffected() == 0 {
+			err = fmt.Errorf("%w: run %s exists", store.ErrConflict, id)
+		}
+		if err != nil {
+			return fmt.Errorf("postgres: run insert %s: %w", id, interpretError(err))
+		}
+		return nil
+	}, qRunInsert, r.ID, r.Namespace, r.Workflow, r.Version, r.Status,
 		inputs, outputs, text(r.Error), r.Attempt, r.Compensating, r.ParentRunID, r.ParentTask,
 		r.ParentIndex, r.Seq, tz(r.CreatedAt), tz(r.StartedAt), tz(r.FinishedAt), tz(r.Deadline),
 		r.CreatedBy, tz(r.UpdatedAt), tz(r.SLABreachedAt), r.ConcurrencyKey, r.Priority, r.Revision)
-	if err == nil && tag.RowsAffected() == 0 {
-		err = fmt.Errorf("%w: run %s exists", store.ErrConflict, r.ID)
-	}
-	if err != nil {
-		return fmt.Errorf("postgres: run insert %s: %w", r.ID, interpretError(err))
-	}
 	return nil
 }
 
@@ -76,6 +84,38 @@ func (t *tx) RunGet(ctx context.Context, id string) (*store.Run, error) {
 		return nil, fmt.Errorf("postgres: run %s: %w", id, interpretError(err))
 	}
 	return r, nil
+}
+
+// RunRevisions sends its two reads in one batch (with what the pipe
+// holds): the runs, locked in id order, then their running task runs.
+func (t *tx) RunRevisions(ctx context.Context, ids []string) ([]store.RunRevision, []*store.TaskRun, error) {
+	q := qRunRevs
+	if t.write {
+		q = qRunRevsLocked
+	}
+	var revs []store.RunRevision
+	t.tx.later(func(br pgx.BatchResults) error {
+		rows, _ := br.Query()
+		var err error
+		revs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.RunRevision, error) {
+			var rr store.RunRevision
+			return rr, r.Scan(&rr.ID, &rr.Revision, &rr.Version)
+		})
+		if err != nil {
+			return fmt.Errorf("postgres: run revisions: %w", interpretError(err))
+		}
+		return nil
+	}, q, ids)
+	br, err := t.tx.send(ctx, qTaskRunsRunning, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, _ := br.Query()
+	running, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*store.TaskRun, error) { return scanTaskRun(r) })
+	if err = errors.Join(err, br.Close()); err != nil {
+		return nil, nil, fmt.Errorf("postgres: running task runs: %w", interpretError(err))
+	}
+	return revs, running, nil
 }
 
 // RunUpdate writes the mutable fields of r: all but ID, Namespace,

@@ -11,8 +11,10 @@ import (
 const (
 	qTaskRunList = `SELECT ` + taskRunCols + ` FROM task_runs
 		WHERE run_id = $1 ORDER BY task, idx`
-	qTaskRunListRunning = `SELECT ` + taskRunCols + ` FROM task_runs
-		WHERE run_id = $1 AND status = 'running'`
+	// qTaskRunsRunning reads the partial index task_runs_running: as
+	// many rows as the runs of $1 have running task runs.
+	qTaskRunsRunning = `SELECT ` + taskRunCols + ` FROM task_runs
+		WHERE run_id = ANY($1) AND status = 'running'`
 	// qTaskRunUpsert writes every row of a batch in one statement, from one
 	// array per column.
 	qTaskRunUpsert = `INSERT INTO task_runs (` + taskRunCols + `)
@@ -33,12 +35,6 @@ const (
 // TaskRunList returns the task runs of a run ordered by task, then index.
 func (t *tx) TaskRunList(ctx context.Context, runID string) ([]*store.TaskRun, error) {
 	return queryAll(ctx, t, scanTaskRun, qTaskRunList, runID)
-}
-
-// TaskRunListRunning reads the partial index task_runs_running: as many
-// rows as the run has running task runs, not all of its task runs.
-func (t *tx) TaskRunListRunning(ctx context.Context, runID string) ([]*store.TaskRun, error) {
-	return queryAll(ctx, t, scanTaskRun, qTaskRunListRunning, runID)
 }
 
 // TaskRunUpsert writes the batch in one statement. A key given twice keeps

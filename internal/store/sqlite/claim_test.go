@@ -102,6 +102,12 @@ func TestClaimPlans(t *testing.T) {
 		"expired": {qAttemptListExpired, []any{1, 10},
 			[]string{"SEARCH attempts USING INDEX attempts_lease (lease_expires_at<?)"}, false},
 		"running count": {qRunningCount, nil, []string{"SCAN attempts USING INDEX attempts_lease"}, true},
+		// A batch's kept states checked: each run by its key, each
+		// run's running task runs from the partial index.
+		"run revisions": {qRunRevs, []any{`["r1","r2"]`},
+			[]string{"SEARCH runs USING INDEX sqlite_autoindex_runs_1 (id=?)"}, true},
+		"running task runs": {qTaskRunsRunning, []any{`["r1","r2"]`},
+			[]string{"SEARCH task_runs USING INDEX task_runs_running (run_id=?)"}, false},
 		"lease": {qAttemptLease, []any{`[[1,"a"],[2,"b"]]`, 1, 2, "w"},
 			[]string{"SEARCH attempts USING INTEGER PRIMARY KEY (rowid=?)"}, false},
 		// The finishes of a batch: each looked up by id, the JSON read once.

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -17,7 +18,9 @@ const runCols = `id, namespace, workflow, version, status, inputs, outputs, erro
 var (
 	qRunInsert = prep(`INSERT INTO runs (` + runCols + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	qRunGet    = prep(`SELECT ` + runCols + ` FROM runs WHERE id = ?`)
+	qRunGet  = prep(`SELECT ` + runCols + ` FROM runs WHERE id = ?`)
+	qRunRevs = prep(`SELECT id, revision, version FROM runs
+		WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id`)
 	qRunUpdate = prep(`UPDATE runs SET version = ?, status = ?, inputs = ?, outputs = ?,
 		error = ?, attempt = ?, compensating = ?, seq = ?, started_at = ?, finished_at = ?,
 		deadline = ?, updated_at = ?, sla_breached_at = ?, revision = revision + 1
@@ -89,6 +92,31 @@ func (t *tx) RunGet(ctx context.Context, id string) (*store.Run, error) {
 // RunUpdate writes the mutable fields of r: all but ID, Namespace,
 // Workflow, the parent fields, CreatedAt and CreatedBy; and increments
 // its revision.
+func (t *tx) RunRevisions(ctx context.Context, ids []string) ([]store.RunRevision, []*store.TaskRun, error) {
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := t.query(ctx, qRunRevs, string(list))
+	revs, err := collect(rows, err, func(sc scanner) (*store.RunRevision, error) {
+		var r store.RunRevision
+		return &r, sc.Scan(&r.ID, &r.Revision, &r.Version)
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("sqlite: run revisions: %w", err)
+	}
+	rows, err = t.query(ctx, qTaskRunsRunning, string(list))
+	running, err := collect(rows, err, scanTaskRun)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sqlite: running task runs: %w", err)
+	}
+	out := make([]store.RunRevision, len(revs))
+	for i, r := range revs {
+		out[i] = *r
+	}
+	return out, running, nil
+}
+
 func (t *tx) RunUpdate(ctx context.Context, r *store.Run) error {
 	inputs, err := toJSON(r.Inputs)
 	if err != nil {
@@ -98,11 +126,17 @@ func (t *tx) RunUpdate(ctx context.Context, r *store.Run) error {
 	if err != nil {
 		return err
 	}
-	err = t.queryRow(ctx, qRunUpdateSame, r.Version, inputs, outputs, r.Error, r.Attempt,
-		r.Compensating, r.Seq, toMicros(r.StartedAt), toMicros(r.FinishedAt), toMicros(r.Deadline),
-		toMicros(r.UpdatedAt), toMicros(r.SLABreachedAt), r.ID, r.Status).Scan(&r.Revision)
+	err = sql.ErrNoRows
+	if r.Status == store.RunRunning {
+		// Most updates of a running run leave it running; the others
+		// change the status (a run that ends) more often than not.
+		err = t.queryRow(ctx, qRunUpdateSame, r.Version, inputs, outputs, r.Error, r.Attempt,
+			r.Compensating, r.Seq, toMicros(r.StartedAt), toMicros(r.FinishedAt), toMicros(r.Deadline),
+			toMicros(r.UpdatedAt), toMicros(r.SLABreachedAt), r.ID, r.Status).Scan(&r.Revision)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
-		// The status changed (or the run is not there).
+		// The status changed, or it was not tried without (or the run
+		// is not there).
 		err = t.queryRow(ctx, qRunUpdate, r.Version, r.Status, inputs, outputs, r.Error, r.Attempt,
 			r.Compensating, r.Seq, toMicros(r.StartedAt), toMicros(r.FinishedAt), toMicros(r.Deadline),
 			toMicros(r.UpdatedAt), toMicros(r.SLABreachedAt), r.ID).Scan(&r.Revision)

@@ -13,8 +13,11 @@ const taskRunCols = `run_id, task, idx, status, attempts, output, error, items, 
 var (
 	qTaskRunList = prep(`SELECT ` + taskRunCols + ` FROM task_runs
 		WHERE run_id = ? ORDER BY task, idx`)
-	qTaskRunListRunning = prep(`SELECT ` + taskRunCols + ` FROM task_runs
-		WHERE run_id = ? AND status = 'running'`)
+	// qTaskRunsRunning reads the partial index task_runs_running for the
+	// runs of ?, a JSON array: as many rows as they have running task
+	// runs, not all of their task runs.
+	qTaskRunsRunning = prep(`SELECT ` + taskRunCols + ` FROM task_runs
+		WHERE run_id IN (SELECT value FROM json_each(?)) AND status = 'running'`)
 	qTaskRunUpsert = prep(`INSERT INTO task_runs (` + taskRunCols + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (run_id, task, idx) DO UPDATE SET status = excluded.status,
@@ -39,13 +42,6 @@ func scanTaskRun(sc scanner) (*store.TaskRun, error) {
 // TaskRunList returns the task runs of a run ordered by task, then index.
 func (t *tx) TaskRunList(ctx context.Context, runID string) ([]*store.TaskRun, error) {
 	rows, err := t.query(ctx, qTaskRunList, runID)
-	return collect(rows, err, scanTaskRun)
-}
-
-// TaskRunListRunning reads the partial index task_runs_running: as many
-// rows as the run has running task runs, not all of its task runs.
-func (t *tx) TaskRunListRunning(ctx context.Context, runID string) ([]*store.TaskRun, error) {
-	rows, err := t.query(ctx, qTaskRunListRunning, runID)
 	return collect(rows, err, scanTaskRun)
 }
 

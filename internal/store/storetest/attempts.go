@@ -120,15 +120,16 @@ func testAttempts(t *testing.T, open func(t *testing.T) store.Store) {
 					require.Zero(t, tr.StartedAt, tr.Task)
 				}
 			}
-			running, err := tx.TaskRunListRunning(ctx, "r1")
+			_, running, err := tx.RunRevisions(ctx, []string{"r1"})
 			require.NoError(t, err)
 			var keys []string
 			for _, tr := range running {
+				require.Equal(t, "r1", tr.RunID)
 				require.Equal(t, now, tr.StartedAt, tr.Task)
 				keys = append(keys, tr.Task)
 			}
 			require.ElementsMatch(t, []string{"first", "second"}, keys, "the task runs claims made running")
-			running, err = tx.TaskRunListRunning(ctx, "none")
+			_, running, err = tx.RunRevisions(ctx, []string{"none"})
 			require.NoError(t, err)
 			require.Empty(t, running)
 		})

@@ -170,6 +170,20 @@ func testRuns(t *testing.T, open func(t *testing.T) store.Store) {
 			require.NoError(t, err)
 			require.Equal(t, &same, got)
 		})
+		write(t, s, func(tx store.Tx) {
+			other := newRun("r0", "ns", "wf", base)
+			require.NoError(t, tx.RunInsert(ctx, other))
+			// In id order, without the runs that do not exist; a run
+			// without running task runs has none.
+			revs, running, err := tx.RunRevisions(ctx, []string{"r1", "nope", "r0"})
+			require.NoError(t, err)
+			require.Equal(t, []store.RunRevision{{ID: "r0", Revision: 0, Version: other.Version}, {ID: "r1", Revision: 2, Version: 3}}, revs)
+			require.Empty(t, running)
+			revs, running, err = tx.RunRevisions(ctx, nil)
+			require.NoError(t, err)
+			require.Empty(t, revs)
+			require.Empty(t, running)
+		})
 
 		// Back to zero times and nil maps.
 		up2 := *r
