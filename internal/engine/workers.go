@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/legatohq/legato/internal/store"
@@ -114,8 +116,17 @@ func (e *Engine) Heartbeat(ctx context.Context, leases []Lease, leaseFor time.Du
 	}
 	until := e.now().UTC().Add(leaseFor)
 	out := make([]LeaseState, len(leases))
+	// In id order, as a batch's completions lock them: a heartbeat and a
+	// completion of the same attempts never wait on each other in a
+	// cycle (PostgreSQL; SQLite writes one transaction at a time).
+	order := make([]int, len(leases))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(i, j int) int { return cmp.Compare(leases[i].ID, leases[j].ID) })
 	err := e.store.Tx(ctx, func(tx store.Tx) error {
-		for i, l := range leases {
+		for _, i := range order {
+			l := leases[i]
 			cancel, err := tx.AttemptHeartbeat(ctx, l.ID, l.Token, until)
 			switch {
 			case errors.Is(err, store.ErrStaleLease):

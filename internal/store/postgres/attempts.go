@@ -281,10 +281,16 @@ func (t *tx) AttemptFinish(ctx context.Context, p *store.AttemptFinishParams) (*
 }
 
 // qAttemptFinishAll finishes the attempts $1 held with the tokens $2
-// with the statuses $3, errors $4 and times $5.
-var qAttemptFinishAll = `UPDATE attempts a SET status = p.status, error = p.error, finished_at = p.at
+// with the statuses $3, errors $4 and times $5. It locks them in id order
+// first, as a heartbeat of several attempts does (Engine.Heartbeat):
+// locked in the update's join order, the two could deadlock (a second
+// lost to the deadlock detector, then the batch refused and retried).
+var qAttemptFinishAll = `WITH locked AS (
+			SELECT id FROM attempts WHERE id = ANY($1) ORDER BY id FOR UPDATE
+		)
+		UPDATE attempts a SET status = p.status, error = p.error, finished_at = p.at
 		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS p (id, token, status, error, at)
-		WHERE a.id = p.id AND a.lease_token = p.token AND a.status = 'running'
+		WHERE a.id = p.id AND a.id IN (SELECT id FROM locked) AND a.lease_token = p.token AND a.status = 'running'
 			AND (NOT a.cancel_requested OR p.status = 'canceled')
 		RETURNING ` + store.QualifyColumns("a", attemptCols)
 

@@ -1,9 +1,12 @@
 package postgres_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -147,4 +150,51 @@ func TestClaimSkipsLocked(t *testing.T) {
 	again, err := claimIn(t.Context(), s, "late", 10)
 	require.NoError(t, err)
 	require.Empty(t, again)
+}
+
+// TestFinishAllLocksInIDOrder has a heartbeat of two attempts (in id
+// order, as Engine.Heartbeat sends them) and a batch finishing both (given
+// in the other order) meet: the finish waits for the heartbeat instead of
+// locking the second attempt first, so neither is a deadlock's victim
+// (the detector takes a second, then one of the two runs again).
+func TestFinishAllLocksInIDOrder(t *testing.T) {
+	t.Parallel()
+	s := open(t)
+	ctx := t.Context()
+	insertRuns(t, s, "r")
+	enqueue(t, s, "q", 2)
+	got, err := claimIn(ctx, s, "w", 2)
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	slices.SortFunc(got, func(x, y *store.Attempt) int { return cmp.Compare(x.ID, y.ID) })
+	first, second := got[0], got[1]
+
+	var beats, finishes atomic.Int32
+	holds := make(chan struct{})
+	var once sync.Once
+	require.NoError(t, concurrently(2, func(i int) error {
+		if i == 0 {
+			return s.Tx(ctx, func(tx store.Tx) error {
+				beats.Add(1)
+				if _, err := tx.AttemptHeartbeat(ctx, first.ID, first.LeaseToken, time.Now().Add(time.Hour)); err != nil {
+					return err
+				}
+				once.Do(func() { close(holds) })
+				time.Sleep(200 * time.Millisecond) // the finish starts, and waits
+				_, err := tx.AttemptHeartbeat(ctx, second.ID, second.LeaseToken, time.Now().Add(time.Hour))
+				return err
+			})
+		}
+		<-holds
+		return s.Tx(ctx, func(tx store.Tx) error {
+			finishes.Add(1)
+			_, err := tx.AttemptFinishAll(ctx, []*store.AttemptFinishParams{
+				{ID: second.ID, Token: second.LeaseToken, Status: store.AttemptSucceeded, Now: time.Now()},
+				{ID: first.ID, Token: first.LeaseToken, Status: store.AttemptSucceeded, Now: time.Now()},
+			})
+			return err
+		})
+	}))
+	require.EqualValues(t, 1, beats.Load(), "the heartbeat ran once")
+	require.EqualValues(t, 1, finishes.Load(), "the finish ran once")
 }
