@@ -64,7 +64,7 @@ tasks:
 
 // benchWorkers is the attempts the benchmarks' in-process worker runs at
 // once: the server's default (legato server --workers).
-const benchWorkers = 32
+const benchWorkers = 128
 
 // runWorkflow applies src, measures the commit floor, then runs the
 // workflow once per op and reports per-task figures beside the floor.

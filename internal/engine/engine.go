@@ -256,6 +256,9 @@ type effects struct {
 	// only a statement, such as a claim, hands attempts over.
 	queuedAttempts []*store.Attempt
 	handedIDs      map[int64]bool
+	// committed run once the transaction committed, before its states
+	// are kept for other transactions.
+	committed []func()
 	// latest is the latest version of the workflows the transaction
 	// started runs of without naming one, by namespace and name.
 	latest map[string]int
@@ -368,6 +371,9 @@ func (e *Engine) tx(ctx context.Context, fn func(tx store.Tx, fx *effects) error
 	})
 	fx.deliverLocal(err == nil)
 	if err == nil {
+		for _, f := range fx.committed {
+			f()
+		}
 		e.announce(&fx)
 		e.commitObservers(&fx)
 		e.states.keep(fx.states)
