@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -113,10 +114,13 @@ func testLimitsConcurrencyKey(t *testing.T, setup func(testing.TB, int) *testBun
 }
 
 // startKeyed starts perCustomer runs of each of customers concurrently,
-// spread over the engines, and returns their ids.
+// spread over the engines, and returns their ids. The starts' errors are
+// collected and checked on the test's goroutine: FailNow must not run on
+// another.
 func startKeyed(t *testing.T, bs []*testBundle, prefix string, customers, perCustomer int) []string {
 	var mu sync.Mutex
 	var ids []string
+	var errs []error
 	var wg sync.WaitGroup
 	for c := range customers {
 		for i := range perCustomer {
@@ -125,14 +129,19 @@ func startKeyed(t *testing.T, bs []*testBundle, prefix string, customers, perCus
 				r, err := b.eng.StartRun(b.ctx, &engine.StartRunParams{Workflow: "keyed", Actor: "test", Inputs: map[string]any{
 					"customer": fmt.Sprint("c", c), "group": fmt.Sprintf("%s/c%d", prefix, c),
 				}})
-				require.NoError(t, err)
 				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					errs = append(errs, fmt.Errorf("start run %d of customer %d: %w", i, c, err))
+					return
+				}
 				ids = append(ids, r.ID)
-				mu.Unlock()
 			})
 		}
 	}
 	wg.Wait()
+	require.NoError(t, errors.Join(errs...))
+	require.Len(t, ids, customers*perCustomer)
 	return ids
 }
 

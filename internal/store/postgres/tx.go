@@ -38,7 +38,12 @@ type scanner interface{ Scan(dest ...any) error }
 
 // queryAll runs q and scans every row with scan.
 func queryAll[T any](ctx context.Context, t *tx, scan func(scanner) (T, error), q string, args ...any) ([]T, error) {
-	rows, _ := t.tx.Query(ctx, q, args...) // a failed query fails the collection
+	// pipe.Query returns no rows when the writes it held back fail to
+	// send (a canceled context): its error must be checked.
+	rows, err := t.tx.Query(ctx, q, args...)
+	if err != nil {
+		return nil, interpretError(err)
+	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
 	if err != nil {
 		return nil, interpretError(err)
