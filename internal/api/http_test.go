@@ -96,6 +96,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		"/api/v1/workers/heartbeat":       {"post"},
 		"/api/v1/workers/release":         {"post"},
 		"/api/v1/attempts/{id}/complete":  {"post"},
+		"/api/v1/attempts/{id}/handoff":   {"post"},
 		"/api/v1/attempts/{id}/interrupt": {"post"},
 		"/api/v1/attempts/{id}/logs":      {"post"},
 		"/healthz":                        {"get"},
@@ -106,7 +107,7 @@ func TestOpenAPIDocument(t *testing.T) {
 			require.Contains(t, doc.Paths[path], m, "%s %s", m, path)
 		}
 	}
-	for _, name := range []string{"Run", "TaskRun", "WorkflowVersion", "LogLine", "Event", "Error", "ErrorBody", "ClaimRequest", "ClaimedAttempt", "CompleteRequest"} {
+	for _, name := range []string{"Run", "TaskRun", "WorkflowVersion", "LogLine", "Event", "Error", "ErrorBody", "ClaimRequest", "ClaimedAttempt", "CompleteRequest", "HandOffRequest", "ClaimSpec"} {
 		require.Contains(t, doc.Components.Schemas, name)
 	}
 	require.Contains(t, doc.Components.SecuritySchemes, "bearer")

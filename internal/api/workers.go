@@ -33,12 +33,18 @@ const nodeSeparator = "/"
 
 // ClaimRequest is the body of POST /workers/claim.
 type ClaimRequest struct {
-	WorkerID     string   `json:"worker_id" minLength:"1" maxLength:"200" doc:"Names the worker in leases and in the journal (worker:<id>); unique per process, without / (ids with / are the servers' own workers)"`
+	WorkerID string `json:"worker_id" minLength:"1" maxLength:"200" doc:"Names the worker in leases and in the journal (worker:<id>); unique per process, without / (ids with / are the servers' own workers)"`
+	ClaimSpec
+	WaitSeconds *int `json:"wait_seconds,omitempty" minimum:"0" default:"20" doc:"How long to wait when nothing is claimable (capped at 30); 0 answers at once"`
+}
+
+// ClaimSpec says which attempts a worker takes and for how long: the
+// fields of a claim that a hand-off's next claim has too.
+type ClaimSpec struct {
 	Queues       []string `json:"queues,omitempty" maxItems:"100" doc:"The queues the worker serves (default [\"default\"])"`
 	Types        []string `json:"types" minItems:"1" maxItems:"1000" doc:"The task types the worker runs: only attempts of these types are claimed"`
 	Limit        int      `json:"limit,omitempty" minimum:"1" maximum:"100" default:"1" doc:"The most attempts returned"`
 	LeaseSeconds int      `json:"lease_seconds,omitempty" minimum:"1" maximum:"3600" default:"30" doc:"The lease length; heartbeats renew it"`
-	WaitSeconds  *int     `json:"wait_seconds,omitempty" minimum:"0" default:"20" doc:"How long to wait when nothing is claimable (capped at 30); 0 answers at once"`
 }
 
 // ClaimedAttempt is one attempt leased to the worker.
@@ -99,6 +105,14 @@ type CompleteRequest struct {
 	Canceled     bool   `json:"canceled,omitempty" doc:"Acknowledges a cancel a heartbeat asked for: the attempt stopped"`
 }
 
+// HandOffRequest is the body of POST /attempts/{id}/handoff: a completion
+// and the claim of the worker's next attempts, made in the same
+// transaction.
+type HandOffRequest struct {
+	CompleteRequest
+	Next ClaimSpec `json:"next" doc:"What to claim once the result is recorded, as a claim says it (no wait: the answer may be empty); the attempts are leased to worker_id, which is required here"`
+}
+
 // InterruptRequest is the body of POST /attempts/{id}/interrupt.
 type InterruptRequest struct {
 	Token    string `json:"token" minLength:"1" doc:"The attempt's lease token"`
@@ -145,6 +159,11 @@ type completeInput struct {
 	Body CompleteRequest
 }
 
+type handOffInput struct {
+	ID   int64 `path:"id" doc:"The attempt's id"`
+	Body HandOffRequest
+}
+
 type interruptInput struct {
 	ID   int64 `path:"id" doc:"The attempt's id"`
 	Body InterruptRequest
@@ -182,6 +201,12 @@ func (s *server) registerWorkers(api huma.API) {
 		Errors:        []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict},
 	}, s.complete)
 	huma.Register(api, huma.Operation{
+		OperationID: "handoff-attempt", Method: http.MethodPost, Path: Prefix + "/attempts/{id}/handoff", Tags: tags,
+		Summary:     "Report an attempt's result and claim the worker's next attempts in the same transaction",
+		Description: "The hand-off: complete, then a claim of next (the same order and limits as a claim) for worker_id (required here, without /), in one transaction. It never waits: the answer may have no attempts. A token that no longer holds the attempt is refused with 409 stale_lease, which changes nothing and claims nothing.",
+		Errors:      []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusConflict},
+	}, s.handOff)
+	huma.Register(api, huma.Operation{
 		OperationID: "interrupt-attempt", Method: http.MethodPost, Path: Prefix + "/attempts/{id}/interrupt", Tags: tags,
 		Summary:       "Give an attempt back without a result (the worker is stopping): a new attempt is queued at once",
 		DefaultStatus: http.StatusNoContent,
@@ -197,16 +222,9 @@ func (s *server) registerWorkers(api huma.API) {
 
 func (s *server) claim(ctx context.Context, in *claimInput) (*claimOutput, error) {
 	b := in.Body
-	if strings.Contains(b.WorkerID, nodeSeparator) {
-		return nil, errInvalidRequest("worker_id %q: an id with %q names a server's own workers (<node>/worker); choose one without", b.WorkerID, nodeSeparator)
-	}
-	s.seen(b.WorkerID)
-	p := &engine.ClaimParams{
-		WorkerID: b.WorkerID, Queues: b.Queues, Types: b.Types, Limit: b.Limit,
-		LeaseFor: time.Duration(b.LeaseSeconds) * time.Second,
-	}
-	if len(p.Queues) == 0 {
-		p.Queues = []string{"default"}
+	p, err := s.claimParams(b.WorkerID, &b.ClaimSpec)
+	if err != nil {
+		return nil, err
 	}
 	wait := defaultClaimWait
 	if b.WaitSeconds != nil {
@@ -219,6 +237,23 @@ func (s *server) claim(ctx context.Context, in *claimInput) (*claimOutput, error
 		return nil, s.fail(ctx, err)
 	}
 	return &claimOutput{Body: ClaimResponse{Attempts: toClaimed(got)}}, nil
+}
+
+// claimParams checks the id of a worker that claims, notes that the worker
+// was seen, and returns the engine's claim of spec with its defaults.
+func (s *server) claimParams(workerID string, spec *ClaimSpec) (*engine.ClaimParams, error) {
+	if strings.Contains(workerID, nodeSeparator) {
+		return nil, errInvalidRequest("worker_id %q: an id with %q names a server's own workers (<node>/worker); choose one without", workerID, nodeSeparator)
+	}
+	s.seen(workerID)
+	p := &engine.ClaimParams{
+		WorkerID: workerID, Queues: spec.Queues, Types: spec.Types, Limit: spec.Limit,
+		LeaseFor: time.Duration(spec.LeaseSeconds) * time.Second,
+	}
+	if len(p.Queues) == 0 {
+		p.Queues = []string{"default"}
+	}
+	return p, nil
 }
 
 // longPoll claims until it gets attempts or the deadline passes, waiting
@@ -317,18 +352,48 @@ func (s *server) heartbeat(ctx context.Context, in *heartbeatInput) (*heartbeatO
 const errCanceledAck = "canceled: the run was canceled or timed out"
 
 func (s *server) complete(ctx context.Context, in *completeInput) (*struct{}, error) {
-	b := in.Body
+	if err := s.eng.CompleteAttempt(ctx, attemptResult(ctx, in.ID, &in.Body)); err != nil {
+		return nil, s.leaseError(ctx, in.ID, err)
+	}
+	return nil, nil
+}
+
+// attemptResult is the engine's completion of attempt id that b reports.
+func attemptResult(ctx context.Context, id int64, b *CompleteRequest) *engine.AttemptResult {
 	res := &engine.AttemptResult{
-		ID: in.ID, Token: b.Token, Output: b.Output, Err: b.Error, NonRetryable: b.NonRetryable,
+		ID: id, Token: b.Token, Output: b.Output, Err: b.Error, NonRetryable: b.NonRetryable,
 		Canceled: b.Canceled, Actor: workerActor(ctx, b.WorkerID),
 	}
 	if res.Canceled && res.Err == "" {
 		res.Err = errCanceledAck
 	}
-	if err := s.eng.CompleteAttempt(ctx, res); err != nil {
+	return res
+}
+
+// handOff completes an attempt and, in the same transaction, claims the
+// worker's next attempts (engine.CompleteAndClaim). A canceled
+// acknowledgement claims too: the worker is free. A refused completion
+// (stale_lease, not_found) claims nothing.
+func (s *server) handOff(ctx context.Context, in *handOffInput) (*claimOutput, error) {
+	b := in.Body
+	if b.WorkerID == "" {
+		return nil, errInvalidRequest("worker_id is required: the next attempts are leased to it")
+	}
+	p, err := s.claimParams(b.WorkerID, &b.Next)
+	if err != nil {
+		return nil, err
+	}
+	got, err := s.eng.CompleteAndClaim(ctx, attemptResult(ctx, in.ID, &b.CompleteRequest), p)
+	if err != nil {
 		return nil, s.leaseError(ctx, in.ID, err)
 	}
-	return nil, nil
+	if len(got) > 0 && ctx.Err() != nil {
+		// Nobody will read the answer: give the attempts back now rather
+		// than when their leases run out, as a long poll does.
+		s.giveBack(context.WithoutCancel(ctx), got, b.WorkerID)
+		got = nil
+	}
+	return &claimOutput{Body: ClaimResponse{Attempts: toClaimed(got)}}, nil
 }
 
 func (s *server) interrupt(ctx context.Context, in *interruptInput) (*struct{}, error) {

@@ -70,6 +70,20 @@ func taskRun(t *testing.T, run map[string]any) map[string]any {
 	return tasks[0].(map[string]any)
 }
 
+// doneActors returns the actors of the run's attempt.done events, in order.
+func (b *testBundle) doneActors(t *testing.T, id string) []string {
+	t.Helper()
+	var events api.EventPage
+	require.Equal(t, http.StatusOK, b.do(t, http.MethodGet, "/api/v1/runs/"+id+"/events", nil, &events))
+	var actors []string
+	for _, e := range events.Events {
+		if e.Type == "attempt.done" {
+			actors = append(actors, e.Actor)
+		}
+	}
+	return actors
+}
+
 func TestClaimLongPollWokenByRunStart(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -122,15 +136,7 @@ func TestClaimLongPollWokenByRunStart(t *testing.T) {
 	require.Equal(t, map[string]any{"said": "hello ada"}, run["outputs"])
 	require.Equal(t, map[string]any{"said": "hello ada"}, taskRun(t, run)["output"])
 
-	var events api.EventPage
-	require.Equal(t, http.StatusOK, b.do(t, http.MethodGet, "/api/v1/runs/"+id+"/events", nil, &events))
-	var actors []string
-	for _, e := range events.Events {
-		if e.Type == "attempt.done" {
-			actors = append(actors, e.Actor)
-		}
-	}
-	require.Equal(t, []string{"worker:" + workerID}, actors)
+	require.Equal(t, []string{"worker:" + workerID}, b.doneActors(t, id))
 }
 
 func TestClaimWaits(t *testing.T) {
@@ -324,7 +330,7 @@ func TestWorkerRequestValidation(t *testing.T) {
 	b.requireError(t, http.StatusBadRequest, "invalid_request", http.MethodPost, "/api/v1/attempts/abc/complete", map[string]any{"token": "x"})
 	b.requireError(t, http.StatusBadRequest, "invalid_request", http.MethodPost, attemptPath(1, "interrupt"), map[string]any{})
 
-	for _, path := range []string{"/api/v1/workers/claim", "/api/v1/workers/heartbeat", "/api/v1/workers/release", attemptPath(1, "complete"), attemptPath(1, "interrupt"), attemptPath(1, "logs")} {
+	for _, path := range []string{"/api/v1/workers/claim", "/api/v1/workers/heartbeat", "/api/v1/workers/release", attemptPath(1, "complete"), attemptPath(1, "handoff"), attemptPath(1, "interrupt"), attemptPath(1, "logs")} {
 		var e errorBody
 		require.Equal(t, http.StatusUnauthorized, b.doToken(t, "", http.MethodPost, path, map[string]any{}, &e), path)
 		require.Equal(t, "unauthenticated", e.Error.Code)
@@ -387,4 +393,151 @@ func TestReleaseWorker(t *testing.T) {
 	e := b.requireError(t, http.StatusBadRequest, "invalid_request", http.MethodPost, "/api/v1/workers/claim",
 		map[string]any{"worker_id": "local/worker", "types": []string{"test.echo"}})
 	require.Contains(t, e.Error.Message, "a server's own workers")
+}
+
+// chainFile has two tasks of an external type, the second after the first
+// and fed its output.
+const chainFile = `name: chain
+tasks:
+  - id: first
+    type: test.echo
+    with: {greeting: hello}
+  - id: second
+    needs: [first]
+    type: test.echo
+    with: {greeting: "${{ tasks.first.output.said }} again"}
+outputs:
+  said: "${{ tasks.second.output.said }}"
+`
+
+// handOff sends a hand-off of attempt a with body (its next claims
+// test.echo unless body says otherwise) and returns the attempts answered.
+func (b *testBundle) handOff(t *testing.T, a api.ClaimedAttempt, body api.CompleteRequest) []api.ClaimedAttempt {
+	t.Helper()
+	body.Token, body.WorkerID = a.LeaseToken, workerID
+	var out api.ClaimResponse
+	req := api.HandOffRequest{CompleteRequest: body, Next: api.ClaimSpec{Types: []string{"test.echo"}}}
+	require.Equal(t, http.StatusOK, b.do(t, http.MethodPost, attemptPath(a.ID, "handoff"), req, &out))
+	require.NotNil(t, out.Attempts, "an empty answer is [], not null")
+	return out.Attempts
+}
+
+// taskByID returns the run's task run of the given task id.
+func taskByID(t *testing.T, run map[string]any, id string) map[string]any {
+	t.Helper()
+	for _, tr := range run["tasks"].([]any) {
+		if tr.(map[string]any)["id"] == id {
+			return tr.(map[string]any)
+		}
+	}
+	require.FailNow(t, "no task run "+id)
+	return nil
+}
+
+func TestHandOffClaimsTheNextAttempt(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.applyOK(t, "chain.yaml", chainFile)
+	id := b.startRun(t, "chain", nil)["id"].(string)
+	got := b.claim(t, 5)
+	require.Len(t, got, 1)
+	first := got[0]
+	require.Equal(t, "first", first.Task)
+
+	// The completion queues the second task, and the same transaction
+	// leases it to the worker: the answer carries it, its params rendered
+	// from the first's recorded output.
+	next := b.handOff(t, first, api.CompleteRequest{Output: map[string]any{"said": "hi"}})
+	require.Len(t, next, 1)
+	second := next[0]
+	require.Equal(t, id, second.RunID)
+	require.Equal(t, "second", second.Task)
+	require.Equal(t, 1, second.Attempt)
+	require.Equal(t, map[string]any{"greeting": "hi again"}, second.Params)
+	require.NotEmpty(t, second.LeaseToken)
+	require.True(t, second.LeaseExpiresAt.After(time.Now().Add(20*time.Second)), "the default lease of 30s: %s", second.LeaseExpiresAt)
+	run := b.waitRun(t, id, statusIs("running"))
+	require.Equal(t, "succeeded", taskByID(t, run, "first")["status"])
+	require.Equal(t, map[string]any{"said": "hi"}, taskByID(t, run, "first")["output"])
+	require.Equal(t, "running", taskByID(t, run, "second")["status"], "leased, not queued")
+	require.Equal(t, []api.LeaseState{{ID: second.ID}}, b.heartbeat(t, api.LeaseRef{ID: second.ID, Token: second.LeaseToken}), "held by the worker")
+	require.Empty(t, b.claim(t, 0), "nothing left to claim")
+
+	// Nothing is due after the last task: the hand-off answers at once
+	// with no attempts, and the run ends.
+	start := time.Now()
+	require.Empty(t, b.handOff(t, second, api.CompleteRequest{Output: map[string]any{"said": "hi again"}}))
+	require.Less(t, time.Since(start), 5*time.Second, "a hand-off never long-polls")
+	run = b.waitRun(t, id, statusIs("succeeded", "failed"))
+	require.Equal(t, "succeeded", run["status"], "%v", run)
+	require.Equal(t, map[string]any{"said": "hi again"}, run["outputs"])
+
+	require.Equal(t, []string{"worker:" + workerID, "worker:" + workerID}, b.doneActors(t, id))
+}
+
+func TestHandOffAfterACanceledAcknowledgement(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id, a := b.claimOne(t)
+	other := b.startRun(t, "remote", nil)["id"].(string)
+	require.Equal(t, http.StatusOK, b.do(t, http.MethodPost, "/api/v1/runs/"+id+"/cancel", nil, nil))
+
+	// The worker is free once it stopped the attempt: the acknowledgement
+	// claims its next one.
+	next := b.handOff(t, a, api.CompleteRequest{Canceled: true})
+	require.Len(t, next, 1)
+	require.Equal(t, other, next[0].RunID)
+	run := b.waitRun(t, id, statusIs("canceled"))
+	require.Equal(t, "canceled", taskRun(t, run)["status"])
+}
+
+func TestHandOffRefusals(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id, a := b.claimOne(t)
+	b.startRun(t, "remote", nil) // claimable: a refused hand-off must not take it
+	before := b.waitRun(t, id, statusIs("running"))
+	handOff := func(token, worker string) api.HandOffRequest {
+		return api.HandOffRequest{
+			CompleteRequest: api.CompleteRequest{Token: token, WorkerID: worker, Output: map[string]any{"said": "forged"}},
+			Next:            api.ClaimSpec{Types: []string{"test.echo"}, Limit: 10},
+		}
+	}
+
+	e := b.requireError(t, http.StatusConflict, "stale_lease", http.MethodPost, attemptPath(a.ID, "handoff"), handOff("not-the-token", workerID))
+	require.Contains(t, e.Error.Message, "not held")
+	e = b.requireError(t, http.StatusBadRequest, "invalid_request", http.MethodPost, attemptPath(a.ID, "handoff"), handOff(a.LeaseToken, "local/worker"))
+	require.Contains(t, e.Error.Message, "a server's own workers")
+	e = b.requireError(t, http.StatusBadRequest, "invalid_request", http.MethodPost, attemptPath(a.ID, "handoff"), handOff(a.LeaseToken, ""))
+	require.Contains(t, e.Error.Message, "worker_id is required")
+	b.requireError(t, http.StatusNotFound, "not_found", http.MethodPost, attemptPath(999999, "handoff"), handOff("x", workerID))
+	for name, next := range map[string]any{
+		"no next":     nil,
+		"no types":    map[string]any{"limit": 1},
+		"empty types": map[string]any{"types": []string{}},
+		"limit 101":   map[string]any{"types": []string{"test.echo"}, "limit": 101},
+		"lease 3601":  map[string]any{"types": []string{"test.echo"}, "lease_seconds": 3601},
+		"a wait":      map[string]any{"types": []string{"test.echo"}, "wait_seconds": 1},
+	} {
+		body := map[string]any{"token": a.LeaseToken, "worker_id": workerID}
+		if next != nil {
+			body["next"] = next
+		}
+		e := b.requireError(t, http.StatusBadRequest, "invalid_request", http.MethodPost, attemptPath(a.ID, "handoff"), body)
+		require.NotEmpty(t, e.Error.Details["errors"], name)
+	}
+
+	// None of them changed anything or claimed anything: the attempt is
+	// still held by its token, and the other run's attempt is still
+	// claimable.
+	after := b.waitRun(t, id, statusIs("running"))
+	require.Equal(t, before["tasks"], after["tasks"], "a refused hand-off changes nothing")
+	require.Equal(t, []api.LeaseState{{ID: a.ID}}, b.heartbeat(t, api.LeaseRef{ID: a.ID, Token: a.LeaseToken}))
+	require.Len(t, b.claim(t, 0), 1, "a refused hand-off claims nothing")
+
+	// A completion that commits is not taken twice.
+	require.Len(t, b.handOff(t, a, api.CompleteRequest{Output: map[string]any{"said": "real"}}), 0, "nothing left to claim")
+	b.requireError(t, http.StatusConflict, "stale_lease", http.MethodPost, attemptPath(a.ID, "handoff"), handOff(a.LeaseToken, workerID))
+	run := b.waitRun(t, id, statusIs("succeeded", "failed"))
+	require.Equal(t, map[string]any{"said": "real"}, taskRun(t, run)["output"])
 }

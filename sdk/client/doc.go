@@ -3,7 +3,7 @@
 // It speaks the JSON API under /api/v1 described in docs/api-contract.md:
 // applying workflow files, starting, listing, cancelling and retrying runs,
 // reading their logs and event journals, and the worker protocol (Claim,
-// Heartbeat, CompleteAttempt, InterruptAttempt, AppendAttemptLogs,
+// Heartbeat, CompleteAttempt, HandOff, InterruptAttempt, AppendAttemptLogs,
 // ReleaseWorker) that
 // package sdk/worker runs for custom task types. It does not depend on any of
 // Legato's internal packages, so programs outside this module can use it.

@@ -104,20 +104,33 @@ type AttemptLogLine struct {
 	At time.Time `json:"at,omitzero"`
 }
 
+// claimSpec is the wire form of what a claim takes: in a claim's body and
+// in a hand-off's next.
+type claimSpec struct {
+	Queues       []string `json:"queues,omitempty"`
+	Types        []string `json:"types"`
+	Limit        int      `json:"limit,omitempty"`
+	LeaseSeconds int      `json:"lease_seconds,omitempty"`
+}
+
+func (req *ClaimRequest) spec() claimSpec {
+	return claimSpec{Queues: req.Queues, Types: req.Types, Limit: req.Limit, LeaseSeconds: seconds(req.Lease)}
+}
+
+// claimed is the answer of a claim and of a hand-off.
+type claimed struct {
+	Attempts []Attempt `json:"attempts"`
+}
+
 // Claim leases up to req.Limit queued attempts of req.Types. When none is
 // claimable it waits up to req.Wait for one, and may return none.
 func (c *Client) Claim(ctx context.Context, req ClaimRequest) ([]Attempt, error) {
 	body := struct {
-		WorkerID     string   `json:"worker_id"`
-		Queues       []string `json:"queues,omitempty"`
-		Types        []string `json:"types"`
-		Limit        int      `json:"limit,omitempty"`
-		LeaseSeconds int      `json:"lease_seconds,omitempty"`
-		WaitSeconds  int      `json:"wait_seconds"`
-	}{req.WorkerID, req.Queues, req.Types, req.Limit, seconds(req.Lease), seconds(req.Wait)}
-	var out struct {
-		Attempts []Attempt `json:"attempts"`
-	}
+		WorkerID string `json:"worker_id"`
+		claimSpec
+		WaitSeconds int `json:"wait_seconds"`
+	}{req.WorkerID, req.spec(), seconds(req.Wait)}
+	var out claimed
 	if _, err := c.do(ctx, http.MethodPost, "/workers/claim", nil, body, &out); err != nil {
 		return nil, err
 	}
@@ -150,6 +163,30 @@ func (c *Client) Heartbeat(ctx context.Context, workerID string, lease time.Dura
 func (c *Client) CompleteAttempt(ctx context.Context, id int64, res AttemptResult) error {
 	_, err := c.do(ctx, http.MethodPost, attemptPath(id)+"/complete", nil, res, nil)
 	return err
+}
+
+// HandOff reports an attempt's result and, in the same transaction,
+// claims the worker's next attempts as Claim would (up to next.Limit of
+// next.Types, default 1): a worker that finishes an attempt takes its next
+// one with one request instead of two. The attempts are leased to
+// res.WorkerID, or to next.WorkerID when res names no worker; one of them
+// is required. next.Wait is ignored: the hand-off never waits and may
+// return no attempts. Its errors are CompleteAttempt's: a token that no
+// longer holds the attempt gives an error for which IsStaleLease is true,
+// and changes nothing and claims nothing.
+func (c *Client) HandOff(ctx context.Context, id int64, res AttemptResult, next ClaimRequest) ([]Attempt, error) {
+	if res.WorkerID == "" {
+		res.WorkerID = next.WorkerID
+	}
+	body := struct {
+		AttemptResult
+		Next claimSpec `json:"next"`
+	}{res, next.spec()}
+	var out claimed
+	if _, err := c.do(ctx, http.MethodPost, attemptPath(id)+"/handoff", nil, body, &out); err != nil {
+		return nil, err
+	}
+	return out.Attempts, nil
 }
 
 // InterruptAttempt gives back an attempt the worker stopped without a

@@ -36,7 +36,11 @@ func newWireServer(t *testing.T) (*wireRecorder, *client.Client) {
 		"/api/v1/workers/release":      {200, `{"released": 2}`},
 		"/api/v1/attempts/7/complete":  {409, `{"error": {"code": "stale_lease", "message": "attempt 7 is not held by this lease token", "details": {}}}`},
 		"/api/v1/attempts/7/interrupt": {204, ``},
-		"/api/v1/attempts/7/logs":      {204, ``},
+		"/api/v1/attempts/7/handoff": {200, `{"attempts": [{"id": 9, "lease_token": "tok9", "lease_expires_at": "2026-01-02T12:00:30Z",
+			"run_id": "r1", "namespace": "default", "workflow": "wf", "task": "u", "attempt": 1, "type": "crm.add_note",
+			"params": {}, "timeout_ms": 0, "idempotency_key": "r1/u", "queue": "default"}]}`},
+		"/api/v1/attempts/8/handoff": {409, `{"error": {"code": "stale_lease", "message": "attempt 8 is not held by this lease token", "details": {}}}`},
+		"/api/v1/attempts/7/logs":    {204, ``},
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw, _ := io.ReadAll(r.Body)
@@ -90,6 +94,19 @@ func TestWorkerCalls(t *testing.T) {
 	require.True(t, client.IsStaleLease(err), "%v", err)
 	require.False(t, client.IsNotFound(err))
 	require.Equal(t, map[string]any{"token": "tok", "worker_id": "w1", "output": map[string]any{"id": "C-1"}}, rec.body("POST /api/v1/attempts/7/complete"))
+
+	next, err := c.HandOff(ctx, 7, client.AttemptResult{Token: "tok", Output: "ok"},
+		client.ClaimRequest{WorkerID: "w1", Types: []string{"crm.add_note"}, Limit: 1, Lease: 30 * time.Second, Wait: 20 * time.Second})
+	require.NoError(t, err)
+	require.Equal(t, map[string]any{"token": "tok", "worker_id": "w1", "output": "ok",
+		"next": map[string]any{"types": []any{"crm.add_note"}, "limit": 1.0, "lease_seconds": 30.0}},
+		rec.body("POST /api/v1/attempts/7/handoff"), "the worker id is the next claim's; a hand-off has no wait")
+	require.Len(t, next, 1)
+	require.Equal(t, int64(9), next[0].ID)
+	require.Equal(t, "tok9", next[0].LeaseToken)
+	require.Equal(t, "r1/u", next[0].IdempotencyKey)
+	_, err = c.HandOff(ctx, 8, client.AttemptResult{Token: "tok", WorkerID: "w1"}, client.ClaimRequest{Types: []string{"crm.add_note"}})
+	require.True(t, client.IsStaleLease(err), "%v", err)
 
 	require.NoError(t, c.InterruptAttempt(ctx, 7, "tok", "w1"))
 	require.NoError(t, c.AppendAttemptLogs(ctx, 7, "tok", []client.AttemptLogLine{{Stream: "stdout", Line: "hi"}}))

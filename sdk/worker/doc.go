@@ -11,7 +11,10 @@
 // Run claims attempts with a long poll (no busy polling), runs up to
 // Options.Concurrency handlers at once, each with its attempt's timeout,
 // and keeps their leases alive with one heartbeat request every third of
-// the lease. A handler's context ends when its run is canceled (the
+// the lease. A slot reports a finished attempt with a hand-off that also
+// claims the slot's next attempt, and runs it at once: under load a slot
+// goes from attempt to attempt with one request each. A handler's context
+// ends when its run is canceled (the
 // attempt is then acknowledged as canceled), when its lease is lost (its
 // result is dropped: the attempt belongs to someone else now), and when
 // Run's context ends: the attempts still running are given back so that

@@ -234,7 +234,7 @@ func (w *Worker) claimLoop(ctx, handlers context.Context, running *sync.WaitGrou
 		for _, a := range attempts {
 			running.Go(func() {
 				defer func() { <-slots }()
-				w.execute(handlers, a)
+				w.runSlot(ctx, handlers, a)
 			})
 		}
 	}
@@ -257,14 +257,33 @@ func takeFree(slots chan struct{}) int {
 func (w *Worker) claim(ctx context.Context, n int) ([]client.Attempt, error) {
 	ctx, cancel := context.WithTimeout(ctx, w.o.PollWait+requestTimeout)
 	defer cancel()
-	return w.c.Claim(ctx, client.ClaimRequest{
+	return w.c.Claim(ctx, w.claimRequest(n))
+}
+
+// claimRequest asks for up to n attempts the worker runs.
+func (w *Worker) claimRequest(n int) client.ClaimRequest {
+	return client.ClaimRequest{
 		WorkerID: w.o.ID, Queues: w.o.Queues, Types: w.types(), Limit: n, Lease: w.o.LeaseFor, Wait: w.o.PollWait,
-	})
+	}
+}
+
+// runSlot runs a claimed attempt in its slot, then, one after the other,
+// the attempts that its reports hand to the slot (see complete), until a
+// report hands none: under load a slot goes from attempt to attempt with
+// one request each. An attempt handed over is held, heartbeated and
+// reported exactly like a claimed one.
+func (w *Worker) runSlot(stopping, handlers context.Context, a client.Attempt) {
+	for next := &a; next != nil; {
+		next = w.execute(stopping, handlers, *next)
+	}
 }
 
 // execute runs one attempt and reports how it ended; the handler is
-// stopped and the attempt given back when ctx ends.
-func (w *Worker) execute(ctx context.Context, a client.Attempt) {
+// stopped and the attempt given back when ctx ends. Unless the worker is
+// stopping (stopping ended), the report of a finished attempt asks for the
+// slot's next attempt, which execute returns (nil when none was handed
+// over).
+func (w *Worker) execute(stopping, ctx context.Context, a client.Attempt) *client.Attempt {
 	hctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cancel(nil)
 	l := w.hold(a, cancel)
@@ -277,6 +296,7 @@ func (w *Worker) execute(ctx context.Context, a client.Attempt) {
 	fcancel()
 
 	bg := context.WithoutCancel(ctx)
+	var next *client.Attempt
 	switch cause := context.Cause(hctx); {
 	case errors.Is(cause, errLeaseLost):
 		w.log.Warn("attempt dropped: its lease was lost", attemptAttrs(a)...)
@@ -291,13 +311,16 @@ func (w *Worker) execute(ctx context.Context, a client.Attempt) {
 			return w.c.InterruptAttempt(ctx, a.ID, a.LeaseToken, w.o.ID)
 		})
 	default:
-		w.complete(bg, l, out, err)
+		next = w.complete(bg, l, out, err, stopping.Err() == nil)
 	}
+	return next
 }
 
 // complete reports a result. An output the server refuses (too large)
-// becomes a non-retryable failure.
-func (w *Worker) complete(ctx context.Context, l *lease, out any, err error) {
+// becomes a non-retryable failure. With handOff, the report is a hand-off
+// that also claims the slot's next attempt, which complete returns (nil
+// when none was due or the hand-off did not succeed).
+func (w *Worker) complete(ctx context.Context, l *lease, out any, err error, handOff bool) *client.Attempt {
 	res := client.AttemptResult{Token: l.a.LeaseToken, WorkerID: w.o.ID}
 	if err != nil {
 		res.Error, res.NonRetryable = err.Error(), IsNonRetryable(err)
@@ -314,7 +337,25 @@ func (w *Worker) complete(ctx context.Context, l *lease, out any, err error) {
 			res.Error, res.NonRetryable = fmt.Sprintf("the output of %s is not JSON: %v", l.a.Type, merr), true
 		}
 	}
+	var next []client.Attempt
 	w.report(ctx, l, "complete", func(ctx context.Context) error {
+		if handOff {
+			// A hand-off whose answer was lost may have committed: report
+			// then tries again and is refused with 409 stale_lease, and
+			// no next attempt is known. The slot is freed; the attempt the
+			// first try may have leased to the worker comes back when its
+			// lease runs out, or at once when the worker stops (Run's
+			// release).
+			got, err := w.c.HandOff(ctx, l.a.ID, res, w.claimRequest(1))
+			if err == nil || transient(err) || client.IsStaleLease(err) {
+				next = got
+				return err
+			}
+			// Any other refusal (a server without the hand-off, a result
+			// it cannot take) goes on as a plain completion, which
+			// handles it as it did before the hand-off.
+			w.log.Debug("hand-off refused, completing without it", append(attemptAttrs(l.a), "err", err)...)
+		}
 		err := w.c.CompleteAttempt(ctx, l.a.ID, res)
 		if refusedBody(err) && res.Output != nil {
 			w.log.Error("attempt result refused by the server, reporting a failure instead", append(attemptAttrs(l.a), "err", err)...)
@@ -325,6 +366,10 @@ func (w *Worker) complete(ctx context.Context, l *lease, out any, err error) {
 		}
 		return err
 	})
+	if len(next) == 0 {
+		return nil
+	}
+	return &next[0] // the hand-off asked for one
 }
 
 // report calls the server about an attempt until it answers, retrying

@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"path"
 	"strings"
 	"sync"
 	"testing"
@@ -474,4 +476,185 @@ func TestNonRetryable(t *testing.T) {
 	require.ErrorIs(t, err, base)
 	require.Equal(t, "no such customer", err.Error())
 	require.False(t, worker.IsNonRetryable(base))
+}
+
+// requestCounter is a transport that counts the requests its client
+// sends, by the last element of their path (claim, handoff, complete…).
+type requestCounter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (rc *requestCounter) RoundTrip(req *http.Request) (*http.Response, error) {
+	rc.mu.Lock()
+	rc.n[path.Base(req.URL.Path)]++
+	rc.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+func (rc *requestCounter) count(op string) int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.n[op]
+}
+
+// chainFile returns a workflow of n tasks of test.echo, each after the
+// one before and fed its output; the task of index slow has mode "slow".
+func chainFile(n, slow int) string {
+	var b strings.Builder
+	const retry = "    retry: {attempts: 3, backoff: fixed, initial: 100ms, jitter: 0}\n"
+	b.WriteString("name: chain\ntasks:\n  - id: t0\n    type: test.echo\n    with: {greeting: go}\n" + retry)
+	for i := 1; i < n; i++ {
+		mode := "ok"
+		if i == slow {
+			mode = "slow"
+		}
+		fmt.Fprintf(&b, "  - id: t%d\n    needs: [t%d]\n    type: test.echo\n    with: {greeting: \"${{ tasks.t%d.output.said }}\", mode: %s}\n"+retry, i, i-1, i-1, mode)
+	}
+	fmt.Fprintf(&b, "outputs:\n  said: \"${{ tasks.t%d.output.said }}\"\n", n-1)
+	return b.String()
+}
+
+// chainHandler says its greeting with a "!"; in mode "slow" it first
+// takes 3.5s.
+func chainHandler(ctx context.Context, t *worker.Task) (any, error) {
+	var p struct{ Greeting, Mode string }
+	if err := t.Decode(&p); err != nil {
+		return nil, err
+	}
+	if p.Mode == "slow" {
+		select {
+		case <-time.After(3500 * time.Millisecond):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return map[string]any{"said": p.Greeting + "!"}, nil
+}
+
+func (b *testBundle) applyChain(t *testing.T, tasks, slow int) {
+	t.Helper()
+	_, _, err := b.c.Apply(t.Context(), "chain.yaml", []byte(chainFile(tasks, slow)))
+	require.NoError(t, err)
+}
+
+func TestHandOffRunsAChainInOneSlot(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	const tasks = 6
+	b.applyChain(t, tasks, 2)
+	rc := &requestCounter{n: map[string]int{}}
+	c := client.New(b.srv.URL, b.srv.Token, client.WithHTTPClient(&http.Client{Transport: rc}))
+	// The slow task runs longer than the lease: it succeeds at its first
+	// attempt only if the heartbeats renew the lease of an attempt that a
+	// hand-off gave the worker.
+	b.startWith(t, c, worker.Options{ID: "chain-1", LeaseFor: 2 * time.Second}, chainHandler)
+
+	r := b.runWorkflow(t, "chain", nil)
+	require.Equal(t, client.StatusSucceeded, r.Status, r.Error)
+	require.Equal(t, "go"+strings.Repeat("!", tasks), r.Outputs.(map[string]any)["said"])
+	require.Len(t, r.Tasks, tasks)
+	for _, tr := range r.Tasks {
+		require.Equal(t, 1, tr.Attempts, "task %s: no attempt lost its lease", tr.ID)
+	}
+
+	// The first task was claimed; each result was reported with a
+	// hand-off, which took the next task (the last one took nothing).
+	require.Equal(t, tasks, rc.count("handoff"))
+	require.Zero(t, rc.count("complete"))
+	require.Less(t, rc.count("claim"), tasks, "the claim loop's polls: the first, and the one waiting since")
+	evs, _, err := b.c.Events(t.Context(), r.ID, 0)
+	require.NoError(t, err)
+	for _, e := range evs {
+		if e.Type == "attempt.done" {
+			require.Equal(t, "worker:chain-1", e.Actor)
+		}
+	}
+}
+
+// faultyHandOff is a transport that spoils hand-offs: with notFound it
+// answers them 404 as a server without the endpoint does; otherwise it
+// sends the first one and loses its answer, as a network can.
+type faultyHandOff struct {
+	notFound bool
+
+	mu       sync.Mutex
+	handOffs int
+	complete int
+}
+
+func (f *faultyHandOff) RoundTrip(req *http.Request) (*http.Response, error) {
+	f.mu.Lock()
+	op := path.Base(req.URL.Path)
+	if op == "complete" {
+		f.complete++
+	}
+	if op == "handoff" {
+		f.handOffs++
+	}
+	n := f.handOffs
+	f.mu.Unlock()
+	switch {
+	case op != "handoff":
+	case f.notFound:
+		return &http.Response{
+			StatusCode: http.StatusNotFound, Header: http.Header{"Content-Type": {"application/json"}}, Request: req,
+			Body: io.NopCloser(strings.NewReader(`{"error": {"code": "not_found", "message": "no such endpoint", "details": {}}}`)),
+		}, nil
+	case n == 1:
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return nil, errors.New("connection reset (the test lost the answer)")
+	}
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+func (f *faultyHandOff) completions() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.complete
+}
+
+func TestHandOffRefusedFallsBackToComplete(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.applyChain(t, 3, -1)
+	f := &faultyHandOff{notFound: true}
+	c := client.New(b.srv.URL, b.srv.Token, client.WithHTTPClient(&http.Client{Transport: f}))
+	b.startWith(t, c, worker.Options{ID: "old-server-1"}, chainHandler)
+
+	// Every result is reported as before the hand-off: none is lost.
+	r := b.runWorkflow(t, "chain", nil)
+	require.Equal(t, client.StatusSucceeded, r.Status, r.Error)
+	require.Equal(t, "go!!!", r.Outputs.(map[string]any)["said"])
+	for _, tr := range r.Tasks {
+		require.Equal(t, 1, tr.Attempts, "task %s", tr.ID)
+	}
+	require.Equal(t, 3, f.completions())
+}
+
+func TestHandOffLostAnswer(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.applyChain(t, 3, -1)
+	f := &faultyHandOff{}
+	c := client.New(b.srv.URL, b.srv.Token, client.WithHTTPClient(&http.Client{Transport: f}))
+	w := b.startWith(t, c, worker.Options{ID: "chain-1", LeaseFor: 2 * time.Second}, chainHandler)
+
+	// The first hand-off commits t0's result and leases t1, but its answer
+	// is lost: the retry is refused (stale_lease), the slot is freed, and
+	// t1's first attempt, which nobody runs, fails when its lease runs
+	// out. Its retry runs and the run ends.
+	r := b.runWorkflow(t, "chain", nil)
+	require.Equal(t, client.StatusSucceeded, r.Status, r.Error)
+	require.Equal(t, "go!!!", r.Outputs.(map[string]any)["said"])
+	attempts := map[string]int{}
+	for _, tr := range r.Tasks {
+		attempts[tr.ID] = tr.Attempts
+	}
+	require.Equal(t, map[string]int{"t0": 1, "t1": 2, "t2": 1}, attempts)
+	require.Contains(t, w.logs.String(), "attempt report refused: the lease is no longer held")
+	require.Zero(t, f.completions(), "no plain completion: the refusal was a stale lease")
 }
