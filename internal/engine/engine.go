@@ -111,9 +111,14 @@ func New(st store.Store, o Options) *Engine {
 	if e.log == nil {
 		e.log = slog.Default()
 	}
-	if e.now == nil {
-		e.now = time.Now
+	clock := e.now
+	if clock == nil {
+		clock = time.Now
 	}
+	// The engine's times are to the microsecond, as both stores keep
+	// them: the states it keeps, what it answers and what its observers
+	// see are what a read of the store gives.
+	e.now = func() time.Time { return clock().Truncate(time.Microsecond) }
 	if e.newID == nil {
 		e.newID = func() string { return uuid.Must(uuid.NewV7()).String() }
 	}

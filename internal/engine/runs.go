@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/legatohq/legato/internal/expr"
 	"github.com/legatohq/legato/internal/spec"
@@ -131,17 +130,11 @@ func (e *Engine) startIn(ctx context.Context, tx store.Tx, fx *effects, p *Start
 	}
 	if st := fx.states[run.ID]; st != nil {
 		// The run as its start wrote it, as the state kept for its next
-		// transition has it (not read back), its times to the
-		// microsecond as both stores keep them; copied again once
+		// transition has it (not read back); copied again once
 		// committed, when a driver that sends the run's update with a
 		// later statement has set its revision.
 		c := new(store.Run)
-		answer := func() {
-			*c = *st.Run
-			for _, t := range []*time.Time{&c.CreatedAt, &c.StartedAt, &c.FinishedAt, &c.Deadline, &c.UpdatedAt, &c.SLABreachedAt} {
-				*t = t.Truncate(time.Microsecond)
-			}
-		}
+		answer := func() { *c = *st.Run }
 		answer()
 		fx.committed = append(fx.committed, answer)
 		return c, true, nil
