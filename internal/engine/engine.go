@@ -215,10 +215,7 @@ func (e *Engine) Apply(ctx context.Context, w *spec.Workflow, source, actor stri
 // are immutable).
 func (e *Engine) workflow(ctx context.Context, tx store.Tx, ns, name string, version int) (*spec.Workflow, *store.WorkflowVersion, error) {
 	if version > 0 {
-		e.specMu.Lock()
-		w := e.specs[specKey{ns, name, version}]
-		e.specMu.Unlock()
-		if w != nil {
+		if w := e.cachedSpec(specKey{ns, name, version}); w != nil {
 			return w, nil, nil
 		}
 	}
@@ -229,15 +226,12 @@ func (e *Engine) workflow(ctx context.Context, tx store.Tx, ns, name string, ver
 	if err != nil {
 		return nil, nil, err
 	}
-	e.specMu.Lock()
-	w := e.specs[specKey{ns, name, v.Version}]
-	e.specMu.Unlock()
-	if w != nil {
+	if w := e.cachedSpec(specKey{ns, name, v.Version}); w != nil {
 		// The latest version, already decoded: a start of a workflow by
 		// name (version 0) reads which version is the latest.
 		return w, v, nil
 	}
-	w = new(spec.Workflow)
+	w := new(spec.Workflow)
 	if err := json.Unmarshal(v.Spec, w); err != nil {
 		return nil, nil, fmt.Errorf("decode workflow %s/%s v%d: %w", ns, name, v.Version, err)
 	}
@@ -248,6 +242,13 @@ func (e *Engine) workflow(ctx context.Context, tx store.Tx, ns, name string, ver
 	e.specs[specKey{ns, name, v.Version}] = w
 	e.specMu.Unlock()
 	return w, v, nil
+}
+
+// cachedSpec returns the parsed spec of a version if the engine has it.
+func (e *Engine) cachedSpec(k specKey) *spec.Workflow {
+	e.specMu.Lock()
+	defer e.specMu.Unlock()
+	return e.specs[k]
 }
 
 // effects collects what to announce after a commit.
@@ -261,8 +262,8 @@ type effects struct {
 	// only a statement, such as a claim, hands attempts over.
 	queuedAttempts []*store.Attempt
 	handedIDs      map[int64]bool
-	// committed run once the transaction committed, before its states
-	// are kept for other transactions.
+	// committed are called once the transaction has committed, before its
+	// states are kept for other transactions.
 	committed []func()
 	// latest is the latest version of the workflows the transaction
 	// started runs of without naming one, by namespace and name.

@@ -75,9 +75,7 @@ func (e *Engine) StartDetailed(ctx context.Context, p *StartRunParams) (*Started
 // TaskOrder returns the ids of a workflow version's tasks in the order
 // the file gives them (from the engine's cache of parsed versions).
 func (e *Engine) TaskOrder(ctx context.Context, ns, name string, version int) ([]string, error) {
-	e.specMu.Lock()
-	w := e.specs[specKey{ns, name, version}]
-	e.specMu.Unlock()
+	w := e.cachedSpec(specKey{ns, name, version})
 	if w == nil || version <= 0 {
 		err := e.store.View(ctx, func(tx store.Tx) error {
 			var err error

@@ -136,9 +136,10 @@ const (
 			AND CASE $3::text WHEN 'queue' THEN queue WHEN 'type' THEN type ELSE resource END = $4`
 )
 
-// AttemptInsert stores a and sets its ID. A zero Status is queued, a zero CreatedAt the current time, and a
-// zero NotBefore CreatedAt, so that AttemptNextDue never mistakes a due
-// attempt for none.
+// AttemptInsert stores a and sets its ID, with the transaction's next
+// statement. A zero Status is queued, a zero CreatedAt the current time,
+// and a zero NotBefore CreatedAt, so that AttemptNextDue never mistakes a
+// due attempt for none.
 func (t *tx) AttemptInsert(ctx context.Context, a *store.Attempt) error {
 	if a.Status == "" {
 		a.Status = store.AttemptQueued

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -93,11 +92,8 @@ func (t *tx) RunGet(ctx context.Context, id string) (*store.Run, error) {
 // Workflow, the parent fields, CreatedAt and CreatedBy; and increments
 // its revision.
 func (t *tx) RunRevisions(ctx context.Context, ids []string) ([]store.RunRevision, []*store.TaskRun, error) {
-	list, err := json.Marshal(ids)
-	if err != nil {
-		return nil, nil, err
-	}
-	rows, err := t.query(ctx, qRunRevs, string(list))
+	list := jsonList(ids)
+	rows, err := t.query(ctx, qRunRevs, list)
 	revs, err := collect(rows, err, func(sc scanner) (*store.RunRevision, error) {
 		var r store.RunRevision
 		return &r, sc.Scan(&r.ID, &r.Revision, &r.Version)
@@ -105,7 +101,7 @@ func (t *tx) RunRevisions(ctx context.Context, ids []string) ([]store.RunRevisio
 	if err != nil {
 		return nil, nil, fmt.Errorf("sqlite: run revisions: %w", err)
 	}
-	rows, err = t.query(ctx, qTaskRunsRunning, string(list))
+	rows, err = t.query(ctx, qTaskRunsRunning, list)
 	running, err := collect(rows, err, scanTaskRun)
 	if err != nil {
 		return nil, nil, fmt.Errorf("sqlite: running task runs: %w", err)
